@@ -1,0 +1,736 @@
+/*
+ * Borrowed-virtual-time scheduler.
+ *
+ * Every runnable entity has an actual virtual time A that advances by
+ * t * SCALE / weight while it runs, and an effective virtual time
+ * E = A - (warped ? W : 0). The eligible entity with the lowest E runs.
+ *
+ * Decisions. The running entity keeps the CPU until some waiting entity's E
+ * is lower than its own by more than the context-switch allowance C,
+ * expressed in its own virtual time (C * SCALE / weight): the slice returned
+ * by sched_pick() is exactly the time until that happens. A woken entity is
+ * exempt from C: it preempts at once if its E is strictly below the E of
+ * every runnable entity (the running one charged up to the wake). Because a
+ * waking entity gets A = max(A, SVT), where SVT is the least A of all
+ * runnable entities, an unwarped sleeper can at best tie; only a warped one
+ * (E = A - W) jumps the queue, which is what warp is for. Ties go to whoever
+ * was queued first (FIFO by sequence number), and to the running entity.
+ *
+ * Data structures, all in caller-owned arrays:
+ *   ready     min-heap on E of READY entities            pick: O(log n)
+ *   runnable  min-heap on A of READY + RUNNING entities  SVT:  O(1)
+ *   throttle  min-heap on release time of THROTTLED      next release: O(1)
+ * Keys are copied into the slots so sifting stays within the arrays.
+ *
+ * States (see enum sched_state):
+ *
+ *            wake                  pick             cap exhausted
+ *   BLOCKED ------> READY <-------------> RUNNING ---------------> THROTTLED
+ *      ^              |  \___________________________________________/ |
+ *      |    block     |        release (pick, at release_at)           |
+ *      +--------------+------------------------------------------------+
+ *
+ * Invariants (verified by sched_check()):
+ *   1. Each heap is ordered, and every slot's entity records that slot's
+ *      index; an entity is in exactly the heaps its state names.
+ *   2. n_runnable == n_ready + (cur != NULL).
+ *   3. Every runnable entity's A is >= svt, and svt never decreases, so
+ *      nobody can bank virtual time by sleeping or being throttled.
+ *   4. charged_ns + idle_ns == last - start: all time is accounted once.
+ *   5. avt_rem < weight: no rounding loss is ever dropped, only carried.
+ *
+ * Virtual times are compared with wrap-safe signed differences, so only
+ * differences between runnable entities (bounded by W, C and the clamp)
+ * must stay below 2^63.
+ */
+#include "sched.h"
+
+#include "fs_assert.h"
+#include "fs_errors.h"
+
+#define NO_IDX UINT32_MAX
+#define CENTI 100 /* cap tokens are centi-ns: refill pct/ns, spend 100/ns */
+
+#ifdef FS_DEBUG
+#define CHECK(s) FS_ASSERT(sched_check(s) == 0)
+#else
+#define CHECK(s) ((void)0)
+#endif
+
+/* ---- wrap-safe virtual time ------------------------------------------ */
+
+static inline int64_t vt_diff(uint64_t a, uint64_t b)
+{
+	return (int64_t)(a - b);
+}
+
+static inline uint64_t eff_vt(const struct sched_entity *e)
+{
+	return e->warped ? e->avt - e->warp_vt : e->avt;
+}
+
+/* C in the virtual time of an entity of weight w. */
+static inline uint64_t allow_vt(const struct sched *s, uint32_t w)
+{
+	return (s->ctx_allow_ns << SCHED_VT_SCALE_SHIFT) / w;
+}
+
+/* ---- heaps --------------------------------------------------------------- */
+
+enum heap_id { H_READY, H_RUNNABLE, H_THROTTLE };
+
+static struct sched_slot *heap_arr(const struct sched *s, enum heap_id h)
+{
+	return h == H_READY ? s->ready : h == H_RUNNABLE ? s->runnable
+	                                                  : s->throttle;
+}
+
+static uint32_t *heap_len(struct sched *s, enum heap_id h)
+{
+	return h == H_READY ? &s->n_ready : h == H_RUNNABLE ? &s->n_runnable
+	                                                     : &s->n_throttle;
+}
+
+static uint32_t *ent_idx(struct sched_entity *e, enum heap_id h)
+{
+	return h == H_READY ? &e->idx_ready : h == H_RUNNABLE ? &e->idx_runnable
+	                                                       : &e->idx_throttle;
+}
+
+static inline bool slot_less(const struct sched_slot *a,
+                             const struct sched_slot *b)
+{
+	int64_t d = vt_diff(a->key, b->key);
+	return d < 0 || (d == 0 && a->seq < b->seq);
+}
+
+static void heap_place(struct sched_slot *v, uint32_t i, struct sched_slot x,
+                       enum heap_id h)
+{
+	v[i] = x;
+	*ent_idx(x.ent, h) = i;
+}
+
+static void sift_up(struct sched_slot *v, uint32_t i, enum heap_id h)
+{
+	struct sched_slot x = v[i];
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!slot_less(&x, &v[p]))
+			break;
+		heap_place(v, i, v[p], h);
+		i = p;
+	}
+	heap_place(v, i, x, h);
+}
+
+static void sift_down(struct sched_slot *v, uint32_t n, uint32_t i,
+                      enum heap_id h)
+{
+	struct sched_slot x = v[i];
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= n)
+			break;
+		if (c + 1 < n && slot_less(&v[c + 1], &v[c]))
+			c++;
+		if (!slot_less(&v[c], &x))
+			break;
+		heap_place(v, i, v[c], h);
+		i = c;
+	}
+	heap_place(v, i, x, h);
+}
+
+static void heap_insert(struct sched *s, enum heap_id h, struct sched_entity *e,
+                        uint64_t key)
+{
+	struct sched_slot *v = heap_arr(s, h);
+	uint32_t *n = heap_len(s, h);
+	FS_BUG_ON(*n >= s->cap || *ent_idx(e, h) != NO_IDX);
+	v[*n] = (struct sched_slot){ .key = key, .seq = e->seq, .ent = e };
+	*ent_idx(e, h) = *n;
+	sift_up(v, (*n)++, h);
+}
+
+static void heap_remove(struct sched *s, enum heap_id h, struct sched_entity *e)
+{
+	struct sched_slot *v = heap_arr(s, h);
+	uint32_t *n = heap_len(s, h);
+	uint32_t i = *ent_idx(e, h);
+	FS_BUG_ON(i >= *n || v[i].ent != e);
+	*ent_idx(e, h) = NO_IDX;
+	if (i == --*n)
+		return;
+	struct sched_slot last = v[*n];
+	bool up = slot_less(&last, &v[i]);
+	heap_place(v, i, last, h);
+	if (up)
+		sift_up(v, i, h);
+	else
+		sift_down(v, *n, i, h);
+}
+
+/* Re-key an entity already in heap h. */
+static void heap_rekey(struct sched *s, enum heap_id h, struct sched_entity *e,
+                       uint64_t key)
+{
+	struct sched_slot *v = heap_arr(s, h);
+	uint32_t i = *ent_idx(e, h);
+	FS_BUG_ON(i >= *heap_len(s, h));
+	bool up = vt_diff(key, v[i].key) < 0;
+	v[i].key = key;
+	v[i].seq = e->seq;
+	if (up)
+		sift_up(v, i, h);
+	else
+		sift_down(v, *heap_len(s, h), i, h);
+}
+
+static struct sched_entity *heap_top(const struct sched *s, enum heap_id h)
+{
+	uint32_t n = h == H_READY ? s->n_ready : h == H_RUNNABLE ? s->n_runnable
+	                                                          : s->n_throttle;
+	return n ? heap_arr(s, h)[0].ent : 0;
+}
+
+/* ---- parameters ---------------------------------------------------------- */
+
+void sched_params_default(struct sched_params *p)
+{
+	*p = (struct sched_params){ .cpu_weight = SCHED_WEIGHT_DEFAULT };
+}
+
+int sched_params_check(const struct sched_params *p)
+{
+	if (p->cpu_weight < SCHED_WEIGHT_MIN || p->cpu_weight > SCHED_WEIGHT_MAX)
+		return FS_ERANGE;
+	if (p->cpu_cap_pct > 100)
+		return FS_ERANGE;
+	if (p->warp_us > SCHED_TIME_PARAM_MAX_US ||
+	    p->warp_limit_us > SCHED_TIME_PARAM_MAX_US ||
+	    p->unwarp_us > SCHED_TIME_PARAM_MAX_US)
+		return FS_ERANGE;
+	return FS_OK;
+}
+
+int sched_config_check(const struct sched_config *cfg)
+{
+	return cfg->ctx_allow_us > SCHED_TIME_PARAM_MAX_US ? FS_ERANGE : FS_OK;
+}
+
+static void derive_params(struct sched_entity *e)
+{
+	e->warp_vt = e->p.warp_us * NS_PER_US;
+	e->warp_limit_ns = e->p.warp_limit_us ? e->p.warp_limit_us * NS_PER_US
+	                                      : UINT64_MAX;
+	e->unwarp_ns = e->p.unwarp_us * NS_PER_US;
+	bool capped = e->p.cpu_cap_pct > 0 && e->p.cpu_cap_pct < 100;
+	e->cap_tokens_max = capped ? (uint64_t)e->p.cpu_cap_pct *
+	                                     SCHED_CAP_PERIOD_NS
+	                           : 0;
+}
+
+/* ---- time and charging --------------------------------------------------- */
+
+/* A += t * SCALE / weight, carrying the remainder: over any sequence of
+ * charges, A advances by exactly floor(total * SCALE / weight). */
+static void vt_advance(struct sched_entity *e, uint64_t t)
+{
+	const uint64_t chunk = 1ull << 48; /* keeps t * SCALE + rem in 64 bits */
+	while (t > 0) {
+		uint64_t part = t < chunk ? t : chunk;
+		uint64_t num = (part << SCHED_VT_SCALE_SHIFT) + e->avt_rem;
+		e->avt += num / e->p.cpu_weight;
+		e->avt_rem = (uint32_t)(num % e->p.cpu_weight);
+		t -= part;
+	}
+}
+
+/* Bring an uncapped-or-not entity's cap bucket up to `now` (lazy refill). */
+static void cap_refill(struct sched_entity *e, ns_t now)
+{
+	if (!e->cap_tokens_max) {
+		e->cap_stamp = now;
+		return;
+	}
+	uint64_t dt = now - e->cap_stamp;
+	e->cap_stamp = now;
+	/* Past two periods the bucket is full whatever the debt: a debt is at
+	 * most one slice overrun, far below a period's refill. */
+	if (dt >= 2 * SCHED_CAP_PERIOD_NS * CENTI) {
+		e->cap_tokens = (int64_t)e->cap_tokens_max;
+		return;
+	}
+	int64_t t = e->cap_tokens + (int64_t)(dt * e->p.cpu_cap_pct);
+	if (t > (int64_t)e->cap_tokens_max)
+		t = (int64_t)e->cap_tokens_max;
+	e->cap_tokens = t;
+}
+
+static uint64_t div_ceil(uint64_t a, uint64_t b)
+{
+	return a / b + (a % b != 0);
+}
+
+/* When a throttled entity becomes eligible: its bucket holds half a
+ * period's worth again. */
+static ns_t cap_release_time(const struct sched_entity *e, ns_t now)
+{
+	int64_t need = (int64_t)(e->cap_tokens_max / 2) - e->cap_tokens;
+	if (need <= 0)
+		return now;
+	return now + div_ceil((uint64_t)need, e->p.cpu_cap_pct);
+}
+
+void sched_charge(struct sched *s, ns_t now)
+{
+	FS_BUG_ON(now < s->last); /* the clock never goes backwards */
+	uint64_t dt = now - s->last;
+	s->last = now;
+	struct sched_entity *e = s->cur;
+	if (!e) {
+		s->idle_ns += dt;
+		return;
+	}
+	if (dt == 0)
+		return;
+	e->c.cpu_ns += dt;
+	s->busy_ns += dt;
+	if (e->warped) {
+		e->c.warped_ns += dt;
+		e->warp_used_ns += dt;
+		if (e->warp_used_ns >= e->warp_limit_ns) {
+			e->warped = false;
+			e->warp_ready_at = now + e->unwarp_ns;
+		}
+	}
+	vt_advance(e, dt);
+	heap_rekey(s, H_RUNNABLE, e, e->avt);
+	if (e->cap_tokens_max) {
+		/* While running the bucket drains at (100 - pct) centi-ns per
+		 * ns; it cannot reach its capacity, so no clamp is lost. */
+		e->cap_tokens -= (int64_t)(dt * (CENTI - e->p.cpu_cap_pct));
+		e->cap_stamp = now;
+	}
+}
+
+/* ---- state transitions ---------------------------------------------------- */
+
+static void fold_since(struct sched_entity *e, ns_t now)
+{
+	if (e->state == SCHED_READY)
+		e->c.ready_ns += now - e->since;
+	else if (e->state == SCHED_THROTTLED)
+		e->c.cap_throttled_ns += now - e->since;
+	e->since = now;
+}
+
+uint64_t sched_svt(const struct sched *s)
+{
+	struct sched_entity *top = heap_top(s, H_RUNNABLE);
+	if (top && vt_diff(top->avt, s->svt) > 0)
+		return top->avt;
+	return s->svt;
+}
+
+/* Entering the runnable set (wake or release from a cap): no banked
+ * credit, FIFO position among equals, into both virtual-time heaps. */
+static void make_ready(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	s->svt = sched_svt(s);
+	if (vt_diff(e->avt, s->svt) < 0) {
+		e->avt = s->svt;
+		e->avt_rem = 0;
+	}
+	e->state = SCHED_READY;
+	e->since = now;
+	e->seq = s->seq++;
+	heap_insert(s, H_READY, e, eff_vt(e));
+	heap_insert(s, H_RUNNABLE, e, e->avt);
+}
+
+static void throttle(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	e->state = SCHED_THROTTLED;
+	e->since = now;
+	e->release_at = cap_release_time(e, now);
+	heap_insert(s, H_THROTTLE, e, e->release_at);
+}
+
+static void end_warp(struct sched_entity *e, ns_t now)
+{
+	if (e->warped) {
+		e->warped = false;
+		e->warp_ready_at = now + e->unwarp_ns;
+	}
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int sched_init(struct sched *s, const struct sched_config *cfg,
+               struct sched_slot *ready, struct sched_slot *runnable,
+               struct sched_slot *throttle_arr, uint32_t cap, ns_t now)
+{
+	if (sched_config_check(cfg) || !ready || !runnable || !throttle_arr ||
+	    cap == 0 || cap == NO_IDX)
+		return FS_EINVAL;
+	*s = (struct sched){
+		.cfg = *cfg,
+		.ctx_allow_ns = cfg->ctx_allow_us * NS_PER_US,
+		.ready = ready,
+		.runnable = runnable,
+		.throttle = throttle_arr,
+		.cap = cap,
+		.start = now,
+		.last = now,
+	};
+	CHECK(s);
+	return FS_OK;
+}
+
+int sched_set_config(struct sched *s, const struct sched_config *cfg, ns_t now)
+{
+	int rc = sched_config_check(cfg);
+	if (rc)
+		return rc;
+	sched_charge(s, now);
+	s->cfg = *cfg;
+	s->ctx_allow_ns = cfg->ctx_allow_us * NS_PER_US;
+	CHECK(s);
+	return FS_OK;
+}
+
+int sched_add(struct sched *s, struct sched_entity *e, domid_t id,
+              const struct sched_params *p, ns_t now)
+{
+	int rc = sched_params_check(p);
+	if (rc)
+		return rc;
+	if (s->n_entities >= s->cap)
+		return FS_ENOMEM;
+	sched_charge(s, now);
+	*e = (struct sched_entity){
+		.id = id,
+		.state = SCHED_BLOCKED,
+		.p = *p,
+		.avt = sched_svt(s),
+		.warp_ready_at = now,
+		.cap_stamp = now,
+		.idx_ready = NO_IDX,
+		.idx_runnable = NO_IDX,
+		.idx_throttle = NO_IDX,
+	};
+	derive_params(e);
+	e->cap_tokens = (int64_t)e->cap_tokens_max;
+	s->n_entities++;
+	CHECK(s);
+	return FS_OK;
+}
+
+void sched_block(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	if (e->state == SCHED_BLOCKED)
+		return;
+	sched_charge(s, now);
+	fold_since(e, now);
+	switch (e->state) {
+	case SCHED_READY:
+		heap_remove(s, H_READY, e);
+		heap_remove(s, H_RUNNABLE, e);
+		break;
+	case SCHED_RUNNING:
+		heap_remove(s, H_RUNNABLE, e);
+		s->cur = 0;
+		break;
+	case SCHED_THROTTLED:
+		heap_remove(s, H_THROTTLE, e);
+		break;
+	case SCHED_BLOCKED:
+		break;
+	}
+	cap_refill(e, now);
+	end_warp(e, now);
+	e->state = SCHED_BLOCKED;
+	CHECK(s);
+}
+
+void sched_remove(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	sched_block(s, e, now);
+	FS_BUG_ON(s->n_entities == 0);
+	s->n_entities--;
+	CHECK(s);
+}
+
+bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	if (e->state != SCHED_BLOCKED)
+		return false;
+	sched_charge(s, now);
+	e->c.wakeups++;
+	if (e->warp_vt && now >= e->warp_ready_at) {
+		e->warped = true;
+		e->warp_used_ns = 0;
+	}
+	cap_refill(e, now);
+	if (e->cap_tokens_max && e->cap_tokens <= 0) {
+		throttle(s, e, now);
+		CHECK(s);
+		return false;
+	}
+	make_ready(s, e, now);
+	/* Exempt from C: preempt iff strictly first in E order. */
+	uint64_t ev = eff_vt(e);
+	bool first = true;
+	if (s->cur && vt_diff(ev, eff_vt(s->cur)) >= 0)
+		first = false;
+	/* e has the newest sequence number, so it heads the ready heap only
+	 * if its E is strictly below every other waiting entity's. */
+	if (heap_top(s, H_READY) != e)
+		first = false;
+	if (first)
+		s->preempt = true;
+	CHECK(s);
+	return first;
+}
+
+int sched_set_params(struct sched *s, struct sched_entity *e,
+                     const struct sched_params *p, ns_t now)
+{
+	int rc = sched_params_check(p);
+	if (rc)
+		return rc;
+	sched_charge(s, now);
+	cap_refill(e, now);
+	uint32_t old_w = e->p.cpu_weight;
+	bool was_capped = e->cap_tokens_max != 0;
+	e->p = *p;
+	derive_params(e);
+	/* Keep the carried fraction of a virtual ns proportional; at most one
+	 * virtual ns is lost, once, per weight change. */
+	e->avt_rem = (uint32_t)((uint64_t)e->avt_rem * p->cpu_weight / old_w);
+	if (e->warped && (!e->warp_vt || e->warp_used_ns >= e->warp_limit_ns))
+		end_warp(e, now);
+	if (!e->cap_tokens_max)
+		e->cap_tokens = 0;
+	else if (!was_capped || e->cap_tokens > (int64_t)e->cap_tokens_max)
+		e->cap_tokens = (int64_t)e->cap_tokens_max;
+
+	if (e->state == SCHED_READY) {
+		heap_rekey(s, H_READY, e, eff_vt(e));
+	} else if (e->state == SCHED_THROTTLED) {
+		if (!e->cap_tokens_max) {
+			fold_since(e, now);
+			heap_remove(s, H_THROTTLE, e);
+			make_ready(s, e, now);
+		} else {
+			e->release_at = cap_release_time(e, now);
+			heap_rekey(s, H_THROTTLE, e, e->release_at);
+		}
+	}
+	CHECK(s);
+	return FS_OK;
+}
+
+/* Real ns the running entity may run before a waiting entity with
+ * effective virtual time `other` is owed the CPU: the least t for which
+ * E(cur) after t exceeds other + C (in cur's virtual time). */
+static uint64_t slice_vs(const struct sched *s, const struct sched_entity *c,
+                         uint64_t other)
+{
+	uint64_t target = other + allow_vt(s, c->p.cpu_weight) + 1;
+	int64_t dv = vt_diff(target, eff_vt(c));
+	if (dv <= 0)
+		return 1;
+	/* least t with (t * SCALE + rem) / w >= dv */
+	unsigned __int128 need =
+		(unsigned __int128)(uint64_t)dv * c->p.cpu_weight - c->avt_rem;
+	need = (need + SCHED_VT_SCALE - 1) >> SCHED_VT_SCALE_SHIFT;
+	return need >= SCHED_SLICE_INF ? SCHED_SLICE_INF - 1 : (uint64_t)need;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
+{
+	sched_charge(s, now);
+	s->decisions++;
+
+	/* Entities whose cap bucket has refilled enough compete again. */
+	struct sched_entity *t;
+	while ((t = heap_top(s, H_THROTTLE)) && t->release_at <= now) {
+		fold_since(t, now);
+		heap_remove(s, H_THROTTLE, t);
+		cap_refill(t, now);
+		make_ready(s, t, now);
+	}
+
+	struct sched_entity *c = s->cur;
+	if (c && c->cap_tokens_max && c->cap_tokens <= 0) {
+		heap_remove(s, H_RUNNABLE, c);
+		throttle(s, c, now);
+		s->cur = c = 0;
+	}
+	struct sched_entity *top = heap_top(s, H_READY);
+	struct sched_entity *next = c;
+	if (!c) {
+		next = top;
+	} else if (top) {
+		int64_t d = vt_diff(eff_vt(c), eff_vt(top));
+		if (s->preempt ? d > 0
+		               : d > (int64_t)allow_vt(s, c->p.cpu_weight))
+			next = top;
+	}
+	s->preempt = false;
+
+	if (next != c) {
+		if (c) {
+			c->state = SCHED_READY;
+			c->since = now;
+			c->seq = s->seq++;
+			heap_insert(s, H_READY, c, eff_vt(c));
+		}
+		if (next) {
+			fold_since(next, now);
+			heap_remove(s, H_READY, next);
+			next->state = SCHED_RUNNING;
+			next->c.dispatches++;
+		}
+		s->cur = next;
+	}
+
+	uint64_t slice = SCHED_SLICE_INF;
+	if (next) {
+		top = heap_top(s, H_READY);
+		if (top)
+			slice = slice_vs(s, next, eff_vt(top));
+		if (next->warped && next->warp_limit_ns != UINT64_MAX)
+			slice = min_u64(slice,
+			                next->warp_limit_ns - next->warp_used_ns);
+		if (next->cap_tokens_max)
+			slice = min_u64(slice,
+			                div_ceil((uint64_t)next->cap_tokens,
+			                         CENTI - next->p.cpu_cap_pct));
+	}
+	if ((t = heap_top(s, H_THROTTLE)))
+		slice = min_u64(slice, t->release_at - now);
+	*slice_ns = slice ? slice : 1;
+	CHECK(s);
+	return next;
+}
+
+void sched_counters(const struct sched *s, const struct sched_entity *e,
+                    ns_t now, struct sched_counters *out)
+{
+	*out = e->c;
+	if (e->state == SCHED_READY)
+		out->ready_ns += now - e->since;
+	else if (e->state == SCHED_THROTTLED)
+		out->cap_throttled_ns += now - e->since;
+	else if (e->state == SCHED_RUNNING && now > s->last) {
+		out->cpu_ns += now - s->last;
+		if (e->warped)
+			out->warped_ns += now - s->last;
+	}
+}
+
+uint64_t sched_idle_ns(const struct sched *s)
+{
+	return s->idle_ns;
+}
+
+uint64_t sched_decisions(const struct sched *s)
+{
+	return s->decisions;
+}
+
+struct sched_entity *sched_current(const struct sched *s)
+{
+	return s->cur;
+}
+
+uint32_t sched_nr_runnable(const struct sched *s)
+{
+	return s->n_runnable + s->n_throttle;
+}
+
+/* ---- verification -------------------------------------------------------- */
+
+static const char *check_heap(const struct sched *s, enum heap_id h)
+{
+	const struct sched_slot *v = heap_arr(s, h);
+	uint32_t n = h == H_READY ? s->n_ready : h == H_RUNNABLE ? s->n_runnable
+	                                                          : s->n_throttle;
+	for (uint32_t i = 0; i < n; i++) {
+		struct sched_entity *e = v[i].ent;
+		if (!e)
+			return "heap slot without entity";
+		if (*ent_idx(e, h) != i)
+			return "entity heap index disagrees with its slot";
+		if (i > 0 && slot_less(&v[i], &v[(i - 1) / 2]))
+			return "heap order broken";
+		switch (h) {
+		case H_READY:
+			if (e->state != SCHED_READY)
+				return "ready heap holds a non-READY entity";
+			if (v[i].key != eff_vt(e))
+				return "ready heap key is not E";
+			break;
+		case H_RUNNABLE:
+			if (e->state != SCHED_READY && e->state != SCHED_RUNNING)
+				return "runnable heap holds a non-runnable entity";
+			if (v[i].key != e->avt)
+				return "runnable heap key is not A";
+			if (vt_diff(e->avt, s->svt) < 0)
+				return "runnable entity below SVT (banked credit)";
+			if (e->state == SCHED_READY && e->idx_ready == NO_IDX)
+				return "READY entity missing from ready heap";
+			break;
+		case H_THROTTLE:
+			if (e->state != SCHED_THROTTLED)
+				return "throttle heap holds a non-THROTTLED entity";
+			if (v[i].key != e->release_at)
+				return "throttle heap key is not release time";
+			if (e->idx_ready != NO_IDX || e->idx_runnable != NO_IDX)
+				return "THROTTLED entity in a run heap";
+			break;
+		}
+		if (e->avt_rem >= e->p.cpu_weight)
+			return "virtual time remainder not below weight";
+		if (e->warped && (!e->warp_vt ||
+		                  e->warp_used_ns >= e->warp_limit_ns))
+			return "warped beyond its limit";
+		if (e->cap_tokens_max &&
+		    e->cap_tokens > (int64_t)e->cap_tokens_max)
+			return "cap bucket above capacity";
+	}
+	return 0;
+}
+
+const char *sched_check(const struct sched *s)
+{
+	const char *why;
+	if ((why = check_heap(s, H_READY)) || (why = check_heap(s, H_RUNNABLE)) ||
+	    (why = check_heap(s, H_THROTTLE)))
+		return why;
+	if (s->n_runnable != s->n_ready + (s->cur ? 1u : 0u))
+		return "runnable count != ready + running";
+	if (s->n_runnable + s->n_throttle > s->n_entities)
+		return "more queued entities than registered";
+	if (s->cur) {
+		if (s->cur->state != SCHED_RUNNING)
+			return "current entity not RUNNING";
+		if (s->cur->idx_ready != NO_IDX ||
+		    s->cur->idx_runnable == NO_IDX)
+			return "current entity in the wrong heaps";
+	}
+	if (s->last < s->start)
+		return "clock before start";
+	if (s->busy_ns + s->idle_ns != s->last - s->start)
+		return "busy + idle != elapsed time";
+	return 0;
+}

@@ -1,0 +1,2 @@
+# sched/: the BVT scheduler, part of the portable core (mk/portable.mk).
+PORTABLE_SRCS += sched/sched.c

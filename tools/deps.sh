@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs exactly what a fresh Debian 12 machine lacks to build, test, run
+# and benchmark Fairshare. As root it runs apt-get; otherwise it prints the
+# one apt-get line to run and fails. Quiet and fast when nothing is missing.
+#
+# Package -> what needs it:
+#   gcc make binutils    the build (ld -r and nm for the freestanding check)
+#   libcmocka-dev        unit tests (tests/unit/*.c)
+#   pkg-config           locating cmocka
+#   clang libclang-rt-14-dev  libFuzzer targets (make fuzz)
+#   valgrind             instruction counts in make bench (callgrind)
+#   python3              tests/cli scripts parse hvsim's JSON
+set -eu
+
+PKGS="gcc make binutils libc6-dev libcmocka-dev pkg-config clang \
+libclang-rt-14-dev valgrind python3"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2
