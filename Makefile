@@ -38,7 +38,7 @@ run: deps
 	@$(MAKE) --no-print-directory run-demo
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TEST_DEPS)
 	@tools/run-tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
 
 clean:

@@ -16,7 +16,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wundef \
         -Wvla -Wformat=2 -Wimplicit-fallthrough
 
-INC := -Iinclude -Ihypervisor/include/public
+INC := -I. -Iinclude -Ihypervisor/include/public
 
 GCC_INC := $(shell $(CC) -print-file-name=include)
 
@@ -50,4 +50,5 @@ PORTABLE_SRCS :=
 ALL_TARGETS :=
 TEST_BINS :=
 TEST_SCRIPTS :=
+TEST_DEPS :=
 BENCH_TARGETS :=

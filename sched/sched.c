@@ -34,8 +34,9 @@
  *   1. Each heap is ordered, and every slot's entity records that slot's
  *      index; an entity is in exactly the heaps its state names.
  *   2. n_runnable == n_ready + (cur != NULL).
- *   3. Every runnable entity's A is >= svt, and svt never decreases, so
- *      nobody can bank virtual time by sleeping or being throttled.
+ *   3. svt never decreases, and every runnable entity's A is >= svt - C
+ *      (in its virtual time; >= svt for woken sleepers), so nobody banks
+ *      virtual time by sleeping or being throttled.
  *   4. charged_ns + idle_ns == last - start: all time is accounted once.
  *   5. avt_rem < weight: no rounding loss is ever dropped, only carried.
  *
@@ -221,7 +222,11 @@ int sched_config_check(const struct sched_config *cfg)
 
 static void derive_params(struct sched_entity *e)
 {
-	e->warp_vt = e->p.warp_us * NS_PER_US;
+	/* warp_us is CPU time the entity may run ahead of its share: in its
+	 * virtual time that is warp_us * SCALE / weight (exact at weight 256,
+	 * and bounded in real time at any weight). */
+	e->warp_vt = (e->p.warp_us * NS_PER_US << SCHED_VT_SCALE_SHIFT) /
+	             e->p.cpu_weight;
 	e->warp_limit_ns = e->p.warp_limit_us ? e->p.warp_limit_us * NS_PER_US
 	                                      : UINT64_MAX;
 	e->unwarp_ns = e->p.unwarp_us * NS_PER_US;
@@ -308,6 +313,7 @@ void sched_charge(struct sched *s, ns_t now)
 	vt_advance(e, dt);
 	heap_rekey(s, H_RUNNABLE, e, e->avt);
 	if (e->cap_tokens_max) {
+		FS_ASSERT(e->cap_stamp == now - dt);
 		/* While running the bucket drains at (100 - pct) centi-ns per
 		 * ns; it cannot reach its capacity, so no clamp is lost. */
 		e->cap_tokens -= (int64_t)(dt * (CENTI - e->p.cpu_cap_pct));
@@ -334,13 +340,19 @@ uint64_t sched_svt(const struct sched *s)
 	return s->svt;
 }
 
-/* Entering the runnable set (wake or release from a cap): no banked
- * credit, FIFO position among equals, into both virtual-time heaps. */
-static void make_ready(struct sched *s, struct sched_entity *e, ns_t now)
+/* Entering the runnable set: FIFO position among equals, into both
+ * virtual-time heaps, and no banked credit. A voluntary sleeper gets
+ * A = max(A, SVT) (lag 0). An entity released from its cap was held back
+ * involuntarily and keeps up to one context-switch allowance of lag
+ * (lag = C in its virtual time), so it is not queued behind every entity
+ * tied at SVT while its bucket overflows, yet can never bank more: lifting
+ * the cap later costs the others at most C. */
+static void make_ready(struct sched *s, struct sched_entity *e, ns_t now,
+                       uint64_t lag)
 {
 	s->svt = sched_svt(s);
-	if (vt_diff(e->avt, s->svt) < 0) {
-		e->avt = s->svt;
+	if (vt_diff(e->avt, s->svt - lag) < 0) {
+		e->avt = s->svt - lag;
 		e->avt_rem = 0;
 	}
 	e->state = SCHED_READY;
@@ -479,7 +491,7 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
 		CHECK(s);
 		return false;
 	}
-	make_ready(s, e, now);
+	make_ready(s, e, now, 0);
 	/* Exempt from C: preempt iff strictly first in E order. */
 	uint64_t ev = eff_vt(e);
 	bool first = true;
@@ -523,7 +535,7 @@ int sched_set_params(struct sched *s, struct sched_entity *e,
 		if (!e->cap_tokens_max) {
 			fold_since(e, now);
 			heap_remove(s, H_THROTTLE, e);
-			make_ready(s, e, now);
+			make_ready(s, e, now, allow_vt(s, e->p.cpu_weight));
 		} else {
 			e->release_at = cap_release_time(e, now);
 			heap_rekey(s, H_THROTTLE, e, e->release_at);
@@ -566,7 +578,7 @@ struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
 		fold_since(t, now);
 		heap_remove(s, H_THROTTLE, t);
 		cap_refill(t, now);
-		make_ready(s, t, now);
+		make_ready(s, t, now, allow_vt(s, t->p.cpu_weight));
 	}
 
 	struct sched_entity *c = s->cur;
@@ -596,6 +608,7 @@ struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
 		}
 		if (next) {
 			fold_since(next, now);
+			cap_refill(next, now); /* refill earned while waiting */
 			heap_remove(s, H_READY, next);
 			next->state = SCHED_RUNNING;
 			next->c.dispatches++;
@@ -685,8 +698,10 @@ static const char *check_heap(const struct sched *s, enum heap_id h)
 				return "runnable heap holds a non-runnable entity";
 			if (v[i].key != e->avt)
 				return "runnable heap key is not A";
-			if (vt_diff(e->avt, s->svt) < 0)
-				return "runnable entity below SVT (banked credit)";
+			if (vt_diff(e->avt, s->svt -
+			                        allow_vt(s, e->p.cpu_weight)) < 0)
+				return "runnable entity more than C below SVT "
+				       "(banked credit)";
 			if (e->state == SCHED_READY && e->idx_ready == NO_IDX)
 				return "READY entity missing from ready heap";
 			break;

@@ -62,9 +62,8 @@
 struct sched_params {
 	uint32_t cpu_weight;    /* 1..65535; share is weight / sum of weights */
 	uint32_t cpu_cap_pct;   /* 0 = no cap, 1..100 = at most this % of a CPU */
-	uint64_t warp_us;       /* W: virtual-time borrow while warped, in us of
-	                         * virtual time (= us of CPU at weight 256); 0 = no
-	                         * warp */
+	uint64_t warp_us;       /* W: CPU time a warped entity may run ahead of
+	                         * its weighted share, us; 0 = no warp */
 	uint64_t warp_limit_us; /* L: longest warped run (CPU us); 0 = unlimited */
 	uint64_t unwarp_us;     /* U: least unwarped time between two warps */
 };
@@ -108,7 +107,7 @@ struct sched_entity {
 	struct sched_params p;
 
 	/* Derived from p at set time, in the units the hot path wants. */
-	uint64_t warp_vt;       /* W in virtual ns */
+	uint64_t warp_vt;       /* W in this entity's virtual ns */
 	uint64_t warp_limit_ns; /* L in ns, UINT64_MAX if unlimited */
 	uint64_t unwarp_ns;     /* U in ns */
 	uint64_t cap_tokens_max; /* bucket capacity, centi-ns (0: uncapped) */

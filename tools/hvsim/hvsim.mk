@@ -1,0 +1,17 @@
+# hvsim: the scheduler simulator. The engine (scenario + sim) is also linked
+# into the unit tests (sanitised) and the benchmarks (optimised).
+SIM_SRCS := tools/hvsim/scenario.c tools/hvsim/sim.c
+SIM_SAN_OBJS := $(SIM_SRCS:%.c=$(B)/san/%.o)
+SIM_OPT_OBJS := $(SIM_SRCS:%.c=$(B)/opt/%.o)
+
+$(B)/bin/hvsim: $(B)/opt/tools/hvsim/main.o $(SIM_OPT_OBJS) \
+		$(B)/opt/libportable.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^
+
+ALL_TARGETS += $(B)/bin/hvsim
+
+.PHONY: run-demo
+run-demo: $(B)/bin/hvsim
+	@echo "== hvsim: config/demo.scenario (BVT scheduler, 10 s simulated) =="
+	@$(B)/bin/hvsim config/demo.scenario

@@ -1,0 +1,316 @@
+/*
+ * hvsim engine; see sim.h for the model.
+ *
+ * Per domain the engine tracks the CPU its workload still needs before it
+ * blocks (`demand_ns`, infinite for `cpu`) and one timer: the next period
+ * start of a `periodic` domain, or the wake-up of a blocked `onoff` domain.
+ * Timers sit in a binary min-heap so a decision costs O(log n) here too and
+ * the simulator scales with the scheduler.
+ */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INF UINT64_MAX
+#define NONE UINT64_MAX
+
+struct dom_rt {
+	struct sched_entity ent;
+	uint64_t demand_ns;
+	uint64_t woke_at;  /* pending wake awaiting first dispatch, or NONE */
+	uint64_t timer_at; /* NONE when no timer is armed */
+	uint32_t tidx;
+	uint64_t *lat;
+	size_t nlat, caplat;
+};
+
+struct sim {
+	const struct scenario *sc;
+	const struct sim_opts *o;
+	struct sched s;
+	struct sched_slot *slots;
+	struct dom_rt *d;
+	size_t n;
+	uint32_t *th; /* timer heap of domain indices, keyed by timer_at */
+	size_t tn;
+	uint64_t now;
+};
+
+/* ---- timer heap ------------------------------------------------------------ */
+
+static void th_swap(struct sim *m, size_t a, size_t b)
+{
+	uint32_t t = m->th[a];
+	m->th[a] = m->th[b];
+	m->th[b] = t;
+	m->d[m->th[a]].tidx = (uint32_t)a;
+	m->d[m->th[b]].tidx = (uint32_t)b;
+}
+
+static bool th_less(const struct sim *m, size_t a, size_t b)
+{
+	uint64_t ta = m->d[m->th[a]].timer_at, tb = m->d[m->th[b]].timer_at;
+	return ta < tb || (ta == tb && m->th[a] < m->th[b]);
+}
+
+static void th_push(struct sim *m, uint32_t i, uint64_t at)
+{
+	m->d[i].timer_at = at;
+	size_t k = m->tn++;
+	m->th[k] = i;
+	m->d[i].tidx = (uint32_t)k;
+	while (k > 0 && th_less(m, k, (k - 1) / 2)) {
+		th_swap(m, k, (k - 1) / 2);
+		k = (k - 1) / 2;
+	}
+}
+
+static uint32_t th_pop(struct sim *m)
+{
+	uint32_t top = m->th[0];
+	m->d[top].timer_at = NONE;
+	th_swap(m, 0, --m->tn);
+	size_t k = 0;
+	for (;;) {
+		size_t c = 2 * k + 1;
+		if (c >= m->tn)
+			break;
+		if (c + 1 < m->tn && th_less(m, c + 1, c))
+			c++;
+		if (!th_less(m, c, k))
+			break;
+		th_swap(m, k, c);
+		k = c;
+	}
+	return top;
+}
+
+/* ---- workload events ------------------------------------------------------- */
+
+static void wake(struct sim *m, uint32_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	/* Wake latency is a property of domains that block; an always
+	 * runnable domain's first dispatch is not a latency. */
+	if (d->ent.state == SCHED_BLOCKED && m->sc->doms[i].wl != WL_CPU)
+		d->woke_at = m->now;
+	sched_wake(&m->s, &d->ent, m->now);
+}
+
+static void on_timer(struct sim *m, uint32_t i)
+{
+	const struct scn_domain *sd = &m->sc->doms[i];
+	struct dom_rt *d = &m->d[i];
+	switch (sd->wl) {
+	case WL_PERIODIC:
+		d->demand_ns += sd->burst_us * NS_PER_US;
+		th_push(m, i, m->now + sd->period_us * NS_PER_US);
+		wake(m, i);
+		break;
+	case WL_ONOFF:
+		d->demand_ns = sd->on_us * NS_PER_US;
+		wake(m, i);
+		break;
+	case WL_CPU:
+		break;
+	}
+}
+
+/* The running domain used all the CPU it needed: it blocks. */
+static void on_done(struct sim *m, uint32_t i)
+{
+	const struct scn_domain *sd = &m->sc->doms[i];
+	sched_block(&m->s, &m->d[i].ent, m->now);
+	if (sd->wl == WL_ONOFF)
+		th_push(m, i, m->now + sd->off_us * NS_PER_US);
+}
+
+static int record_latency(struct dom_rt *d, uint64_t lat)
+{
+	if (d->nlat == d->caplat) {
+		size_t nc = d->caplat ? d->caplat * 2 : 64;
+		uint64_t *nl = realloc(d->lat, nc * sizeof(*nl));
+		if (!nl)
+			return -1;
+		d->lat = nl;
+		d->caplat = nc;
+	}
+	d->lat[d->nlat++] = lat;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint64_t pct(const uint64_t *v, size_t n, unsigned p)
+{
+	size_t rank = (n * p + 99) / 100;
+	return v[rank ? rank - 1 : 0];
+}
+
+/* ---- main loop --------------------------------------------------------------- */
+
+static void sim_free(struct sim *m)
+{
+	if (m->d)
+		for (size_t i = 0; i < m->n; i++)
+			free(m->d[i].lat);
+	free(m->d);
+	free(m->slots);
+	free(m->th);
+}
+
+static int run(struct sim *m, uint64_t end, uint64_t *decisions)
+{
+	for (;;) {
+		uint64_t slice;
+		struct sched_entity *e = sched_pick(&m->s, m->now, &slice);
+		(*decisions)++;
+		int cur = e ? (int)(e->id - 1) : -1;
+		if (m->o && m->o->check) {
+			const char *why = sched_check(&m->s);
+			if (why) {
+				fprintf(stderr, "hvsim: sched_check failed at "
+				                "%llu ns: %s\n",
+				        (unsigned long long)m->now, why);
+				return -1;
+			}
+		}
+		if (m->o && m->o->on_decision)
+			m->o->on_decision(m->o->ctx, m, m->now, cur);
+		struct dom_rt *d = cur >= 0 ? &m->d[cur] : NULL;
+		if (d && d->woke_at != NONE) {
+			if (record_latency(d, m->now - d->woke_at))
+				return -1;
+			d->woke_at = NONE;
+		}
+
+		uint64_t t = end;
+		if (slice != SCHED_SLICE_INF && slice < t - m->now)
+			t = m->now + slice;
+		if (m->tn && m->d[m->th[0]].timer_at < t)
+			t = m->d[m->th[0]].timer_at;
+		if (d && d->demand_ns != INF && d->demand_ns < t - m->now)
+			t = m->now + d->demand_ns;
+		if (d && d->demand_ns != INF)
+			d->demand_ns -= t - m->now;
+		m->now = t;
+		if (m->now >= end) {
+			sched_charge(&m->s, end);
+			return 0;
+		}
+		if (d && d->demand_ns == 0)
+			on_done(m, (uint32_t)cur);
+		while (m->tn && m->d[m->th[0]].timer_at <= m->now)
+			on_timer(m, th_pop(m));
+	}
+}
+
+int sim_run(const struct scenario *sc, const struct sim_opts *o,
+            struct sim_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct sim m = { .sc = sc, .o = o, .n = sc->n };
+	uint32_t n = (uint32_t)sc->n;
+	m.d = calloc(sc->n, sizeof(*m.d));
+	m.slots = calloc(3 * (size_t)n, sizeof(*m.slots));
+	m.th = calloc(sc->n, sizeof(*m.th));
+	r->doms = calloc(sc->n, sizeof(*r->doms));
+	if (!m.d || !m.slots || !m.th || !r->doms)
+		goto fail;
+	if (sched_init(&m.s, &sc->cfg, m.slots, m.slots + n, m.slots + 2 * n,
+	               n, 0))
+		goto fail;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct scn_domain *sd = &sc->doms[i];
+		struct dom_rt *d = &m.d[i];
+		d->woke_at = d->timer_at = NONE;
+		if (sched_add(&m.s, &d->ent, i + 1, &sd->sp, 0))
+			goto fail;
+		switch (sd->wl) {
+		case WL_CPU:
+			d->demand_ns = INF;
+			wake(&m, i);
+			break;
+		case WL_PERIODIC:
+			th_push(&m, i, sd->phase_us * NS_PER_US);
+			break;
+		case WL_ONOFF:
+			d->demand_ns = sd->on_us * NS_PER_US;
+			wake(&m, i);
+			break;
+		}
+	}
+	while (m.tn && m.d[m.th[0]].timer_at == 0)
+		on_timer(&m, th_pop(&m));
+
+	uint64_t end = sc->duration_ms * NS_PER_MS;
+	if (run(&m, end, &r->decisions))
+		goto fail;
+
+	r->duration_ns = end;
+	r->idle_ns = sched_idle_ns(&m.s);
+	r->n = sc->n;
+	for (size_t i = 0; i < sc->n; i++) {
+		struct dom_rt *d = &m.d[i];
+		sched_counters(&m.s, &d->ent, end, &r->doms[i].c);
+		/* A wake still waiting at the end counts with what it has
+		 * waited so far: a lower bound, never dropped. */
+		if (d->woke_at != NONE && record_latency(d, end - d->woke_at))
+			goto fail;
+		if (d->nlat) {
+			qsort(d->lat, d->nlat, sizeof(*d->lat), cmp_u64);
+			r->doms[i].lat = (struct sim_latency){
+				.n = d->nlat,
+				.p50 = pct(d->lat, d->nlat, 50),
+				.p99 = pct(d->lat, d->nlat, 99),
+				.max = d->lat[d->nlat - 1],
+			};
+		}
+	}
+	sim_free(&m);
+	return 0;
+fail:
+	sim_free(&m);
+	sim_result_free(r);
+	return -1;
+}
+
+void sim_result_free(struct sim_result *r)
+{
+	free(r->doms);
+	r->doms = NULL;
+	r->n = 0;
+}
+
+void sim_counters(const struct sim *m, size_t i, uint64_t now,
+                  struct sched_counters *out)
+{
+	sched_counters(&m->s, &m->d[i].ent, now, out);
+}
+
+uint32_t sim_nr_runnable(const struct sim *m)
+{
+	return sched_nr_runnable(&m->s);
+}
+
+enum sched_state sim_state(const struct sim *m, size_t i)
+{
+	return m->d[i].ent.state;
+}
+
+size_t sim_ndomains(const struct sim *m)
+{
+	return m->n;
+}
+
+const struct scenario *sim_scenario(const struct sim *m)
+{
+	return m->sc;
+}
