@@ -17,10 +17,11 @@
  * was queued first (FIFO by sequence number), and to the running entity.
  *
  * Data structures, all in caller-owned arrays:
- *   ready     min-heap on E of READY entities            pick: O(log n)
+ *   ready     4-ary min-heap on E of READY entities      pick: O(log n)
  *   runnable  min-heap on A of READY + RUNNING entities  SVT:  O(1)
  *   throttle  min-heap on release time of THROTTLED      next release: O(1)
- * Keys are copied into the slots so sifting stays within the arrays.
+ * Keys are copied into 16-byte slots and positions kept in per-heap arrays
+ * indexed by a dense handle, so sifting never touches an entity.
  *
  * States (see enum sched_state):
  *
@@ -80,119 +81,113 @@ static inline uint64_t allow_vt(const struct sched *s, uint32_t w)
 
 enum heap_id { H_READY, H_RUNNABLE, H_THROTTLE };
 
-static struct sched_slot *heap_arr(const struct sched *s, enum heap_id h)
-{
-	return h == H_READY ? s->ready : h == H_RUNNABLE ? s->runnable
-	                                                  : s->throttle;
-}
-
-static uint32_t *heap_len(struct sched *s, enum heap_id h)
-{
-	return h == H_READY ? &s->n_ready : h == H_RUNNABLE ? &s->n_runnable
-	                                                     : &s->n_throttle;
-}
-
-static uint32_t *ent_idx(struct sched_entity *e, enum heap_id h)
-{
-	return h == H_READY ? &e->idx_ready : h == H_RUNNABLE ? &e->idx_runnable
-	                                                       : &e->idx_throttle;
-}
-
 static inline bool slot_less(const struct sched_slot *a,
                              const struct sched_slot *b)
 {
 	int64_t d = vt_diff(a->key, b->key);
-	return d < 0 || (d == 0 && a->seq < b->seq);
+	return d < 0 || (d == 0 && (int32_t)(a->seq - b->seq) < 0);
 }
 
-static void heap_place(struct sched_slot *v, uint32_t i, struct sched_slot x,
-                       enum heap_id h)
+static inline void heap_place(struct sched_slot *v, uint32_t *pos, uint32_t i,
+                              struct sched_slot x)
 {
 	v[i] = x;
-	*ent_idx(x.ent, h) = i;
+	pos[x.h] = i;
 }
 
-static void sift_up(struct sched_slot *v, uint32_t i, enum heap_id h)
+/* 4-ary heaps: half the depth of a binary heap, and a node's four 16-byte
+ * children fill one 64-byte cache line, so a sift costs about one cache miss
+ * per level, 8 levels at 65536 entities. */
+#define HEAP_D 4u
+
+static void sift_up(struct sched_slot *v, uint32_t *pos, uint32_t i)
 {
 	struct sched_slot x = v[i];
 	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
+		uint32_t p = (i - 1) / HEAP_D;
 		if (!slot_less(&x, &v[p]))
 			break;
-		heap_place(v, i, v[p], h);
+		heap_place(v, pos, i, v[p]);
 		i = p;
 	}
-	heap_place(v, i, x, h);
+	heap_place(v, pos, i, x);
 }
 
-static void sift_down(struct sched_slot *v, uint32_t n, uint32_t i,
-                      enum heap_id h)
+static void sift_down(struct sched_slot *v, uint32_t *pos, uint32_t n,
+                      uint32_t i)
 {
 	struct sched_slot x = v[i];
 	for (;;) {
-		uint32_t c = 2 * i + 1;
+		uint32_t c = HEAP_D * i + 1;
 		if (c >= n)
 			break;
-		if (c + 1 < n && slot_less(&v[c + 1], &v[c]))
-			c++;
-		if (!slot_less(&v[c], &x))
+		uint32_t end = c + HEAP_D < n ? c + HEAP_D : n, m = c;
+		for (uint32_t k = c + 1; k < end; k++)
+			if (slot_less(&v[k], &v[m]))
+				m = k;
+		if (!slot_less(&v[m], &x))
 			break;
-		heap_place(v, i, v[c], h);
-		i = c;
+		heap_place(v, pos, i, v[m]);
+		i = m;
 	}
-	heap_place(v, i, x, h);
+	heap_place(v, pos, i, x);
+}
+
+static inline bool in_heap(const struct sched *s, enum heap_id h,
+                           const struct sched_entity *e)
+{
+	return s->pos[h][e->h] != NO_IDX;
 }
 
 static void heap_insert(struct sched *s, enum heap_id h, struct sched_entity *e,
                         uint64_t key)
 {
-	struct sched_slot *v = heap_arr(s, h);
-	uint32_t *n = heap_len(s, h);
-	FS_BUG_ON(*n >= s->cap || *ent_idx(e, h) != NO_IDX);
-	v[*n] = (struct sched_slot){ .key = key, .seq = e->seq, .ent = e };
-	*ent_idx(e, h) = *n;
-	sift_up(v, (*n)++, h);
+	struct sched_slot *v = s->heap[h];
+	uint32_t n = s->n_heap[h]++;
+	FS_BUG_ON(n >= s->cap || in_heap(s, h, e));
+	v[n] = (struct sched_slot){ .key = key, .seq = e->seq, .h = e->h };
+	s->pos[h][e->h] = n;
+	sift_up(v, s->pos[h], n);
 }
 
 static void heap_remove(struct sched *s, enum heap_id h, struct sched_entity *e)
 {
-	struct sched_slot *v = heap_arr(s, h);
-	uint32_t *n = heap_len(s, h);
-	uint32_t i = *ent_idx(e, h);
-	FS_BUG_ON(i >= *n || v[i].ent != e);
-	*ent_idx(e, h) = NO_IDX;
-	if (i == --*n)
+	struct sched_slot *v = s->heap[h];
+	uint32_t *pos = s->pos[h];
+	uint32_t i = pos[e->h];
+	FS_BUG_ON(i >= s->n_heap[h] || v[i].h != e->h);
+	pos[e->h] = NO_IDX;
+	uint32_t n = --s->n_heap[h];
+	if (i == n)
 		return;
-	struct sched_slot last = v[*n];
+	struct sched_slot last = v[n];
 	bool up = slot_less(&last, &v[i]);
-	heap_place(v, i, last, h);
+	heap_place(v, pos, i, last);
 	if (up)
-		sift_up(v, i, h);
+		sift_up(v, pos, i);
 	else
-		sift_down(v, *n, i, h);
+		sift_down(v, pos, n, i);
 }
 
 /* Re-key an entity already in heap h. */
 static void heap_rekey(struct sched *s, enum heap_id h, struct sched_entity *e,
                        uint64_t key)
 {
-	struct sched_slot *v = heap_arr(s, h);
-	uint32_t i = *ent_idx(e, h);
-	FS_BUG_ON(i >= *heap_len(s, h));
+	struct sched_slot *v = s->heap[h];
+	uint32_t i = s->pos[h][e->h];
+	FS_BUG_ON(i >= s->n_heap[h]);
 	bool up = vt_diff(key, v[i].key) < 0;
 	v[i].key = key;
 	v[i].seq = e->seq;
 	if (up)
-		sift_up(v, i, h);
+		sift_up(v, s->pos[h], i);
 	else
-		sift_down(v, *heap_len(s, h), i, h);
+		sift_down(v, s->pos[h], s->n_heap[h], i);
 }
 
 static struct sched_entity *heap_top(const struct sched *s, enum heap_id h)
 {
-	uint32_t n = h == H_READY ? s->n_ready : h == H_RUNNABLE ? s->n_runnable
-	                                                          : s->n_throttle;
-	return n ? heap_arr(s, h)[0].ent : 0;
+	return s->n_heap[h] ? s->ents[s->heap[h][0].h] : 0;
 }
 
 /* ---- parameters ---------------------------------------------------------- */
@@ -380,23 +375,45 @@ static void end_warp(struct sched_entity *e, ns_t now)
 
 /* ---- public API ------------------------------------------------------------ */
 
-int sched_init(struct sched *s, const struct sched_config *cfg,
-               struct sched_slot *ready, struct sched_slot *runnable,
-               struct sched_slot *throttle_arr, uint32_t cap, ns_t now)
+size_t sched_mem_size(uint32_t cap)
 {
-	if (sched_config_check(cfg) || !ready || !runnable || !throttle_arr ||
-	    cap == 0 || cap == NO_IDX)
+	return (size_t)cap * (3 * sizeof(struct sched_slot) +
+	                      3 * sizeof(uint32_t) +
+	                      sizeof(struct sched_entity *) + sizeof(uint32_t));
+}
+
+int sched_init(struct sched *s, const struct sched_config *cfg, void *mem,
+               size_t mem_len, uint32_t cap, ns_t now)
+{
+	if (sched_config_check(cfg) || !mem || ((uintptr_t)mem & 7) ||
+	    cap == 0 || cap >= NO_IDX || mem_len < sched_mem_size(cap))
 		return FS_EINVAL;
 	*s = (struct sched){
 		.cfg = *cfg,
 		.ctx_allow_ns = cfg->ctx_allow_us * NS_PER_US,
-		.ready = ready,
-		.runnable = runnable,
-		.throttle = throttle_arr,
 		.cap = cap,
 		.start = now,
 		.last = now,
 	};
+	/* 8-byte items first, then the 4-byte arrays: all stay aligned. */
+	char *p = mem;
+	for (int h = 0; h < 3; h++) {
+		s->heap[h] = (struct sched_slot *)(void *)p;
+		p += (size_t)cap * sizeof(struct sched_slot);
+	}
+	s->ents = (struct sched_entity **)(void *)p;
+	p += (size_t)cap * sizeof(struct sched_entity *);
+	for (int h = 0; h < 3; h++) {
+		s->pos[h] = (uint32_t *)(void *)p;
+		p += (size_t)cap * sizeof(uint32_t);
+	}
+	s->free_h = (uint32_t *)(void *)p;
+	for (uint32_t i = 0; i < cap; i++) {
+		s->pos[0][i] = s->pos[1][i] = s->pos[2][i] = NO_IDX;
+		s->ents[i] = 0;
+		s->free_h[i] = cap - 1 - i;
+	}
+	s->n_free = cap;
 	CHECK(s);
 	return FS_OK;
 }
@@ -419,7 +436,7 @@ int sched_add(struct sched *s, struct sched_entity *e, domid_t id,
 	int rc = sched_params_check(p);
 	if (rc)
 		return rc;
-	if (s->n_entities >= s->cap)
+	if (s->n_free == 0)
 		return FS_ENOMEM;
 	sched_charge(s, now);
 	*e = (struct sched_entity){
@@ -429,10 +446,9 @@ int sched_add(struct sched *s, struct sched_entity *e, domid_t id,
 		.avt = sched_svt(s),
 		.warp_ready_at = now,
 		.cap_stamp = now,
-		.idx_ready = NO_IDX,
-		.idx_runnable = NO_IDX,
-		.idx_throttle = NO_IDX,
+		.h = s->free_h[--s->n_free],
 	};
+	s->ents[e->h] = e;
 	derive_params(e);
 	e->cap_tokens = (int64_t)e->cap_tokens_max;
 	s->n_entities++;
@@ -470,8 +486,10 @@ void sched_block(struct sched *s, struct sched_entity *e, ns_t now)
 void sched_remove(struct sched *s, struct sched_entity *e, ns_t now)
 {
 	sched_block(s, e, now);
-	FS_BUG_ON(s->n_entities == 0);
+	FS_BUG_ON(s->n_entities == 0 || s->ents[e->h] != e);
 	s->n_entities--;
+	s->ents[e->h] = 0;
+	s->free_h[s->n_free++] = e->h;
 	CHECK(s);
 }
 
@@ -668,23 +686,22 @@ struct sched_entity *sched_current(const struct sched *s)
 
 uint32_t sched_nr_runnable(const struct sched *s)
 {
-	return s->n_runnable + s->n_throttle;
+	return s->n_heap[H_RUNNABLE] + s->n_heap[H_THROTTLE];
 }
 
 /* ---- verification -------------------------------------------------------- */
 
 static const char *check_heap(const struct sched *s, enum heap_id h)
 {
-	const struct sched_slot *v = heap_arr(s, h);
-	uint32_t n = h == H_READY ? s->n_ready : h == H_RUNNABLE ? s->n_runnable
-	                                                          : s->n_throttle;
+	const struct sched_slot *v = s->heap[h];
+	uint32_t n = s->n_heap[h];
 	for (uint32_t i = 0; i < n; i++) {
-		struct sched_entity *e = v[i].ent;
-		if (!e)
+		if (v[i].h >= s->cap || !s->ents[v[i].h])
 			return "heap slot without entity";
-		if (*ent_idx(e, h) != i)
-			return "entity heap index disagrees with its slot";
-		if (i > 0 && slot_less(&v[i], &v[(i - 1) / 2]))
+		struct sched_entity *e = s->ents[v[i].h];
+		if (e->h != v[i].h || s->pos[h][e->h] != i)
+			return "entity heap position disagrees with its slot";
+		if (i > 0 && slot_less(&v[i], &v[(i - 1) / HEAP_D]))
 			return "heap order broken";
 		switch (h) {
 		case H_READY:
@@ -702,7 +719,7 @@ static const char *check_heap(const struct sched *s, enum heap_id h)
 			                        allow_vt(s, e->p.cpu_weight)) < 0)
 				return "runnable entity more than C below SVT "
 				       "(banked credit)";
-			if (e->state == SCHED_READY && e->idx_ready == NO_IDX)
+			if (e->state == SCHED_READY && !in_heap(s, H_READY, e))
 				return "READY entity missing from ready heap";
 			break;
 		case H_THROTTLE:
@@ -710,7 +727,7 @@ static const char *check_heap(const struct sched *s, enum heap_id h)
 				return "throttle heap holds a non-THROTTLED entity";
 			if (v[i].key != e->release_at)
 				return "throttle heap key is not release time";
-			if (e->idx_ready != NO_IDX || e->idx_runnable != NO_IDX)
+			if (in_heap(s, H_READY, e) || in_heap(s, H_RUNNABLE, e))
 				return "THROTTLED entity in a run heap";
 			break;
 		}
@@ -732,15 +749,17 @@ const char *sched_check(const struct sched *s)
 	if ((why = check_heap(s, H_READY)) || (why = check_heap(s, H_RUNNABLE)) ||
 	    (why = check_heap(s, H_THROTTLE)))
 		return why;
-	if (s->n_runnable != s->n_ready + (s->cur ? 1u : 0u))
+	if (s->n_heap[H_RUNNABLE] != s->n_heap[H_READY] + (s->cur ? 1u : 0u))
 		return "runnable count != ready + running";
-	if (s->n_runnable + s->n_throttle > s->n_entities)
+	if (s->n_heap[H_RUNNABLE] + s->n_heap[H_THROTTLE] > s->n_entities)
 		return "more queued entities than registered";
+	if (s->n_entities + s->n_free != s->cap)
+		return "handle accounting broken";
 	if (s->cur) {
 		if (s->cur->state != SCHED_RUNNING)
 			return "current entity not RUNNING";
-		if (s->cur->idx_ready != NO_IDX ||
-		    s->cur->idx_runnable == NO_IDX)
+		if (in_heap(s, H_READY, s->cur) ||
+		    !in_heap(s, H_RUNNABLE, s->cur))
 			return "current entity in the wrong heaps";
 	}
 	if (s->last < s->start)

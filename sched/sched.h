@@ -90,12 +90,14 @@ enum sched_state {
 	SCHED_THROTTLED,    /* runnable, cap exhausted: in throttle only */
 };
 
-/* A heap slot: the key lives in the array (not behind the pointer) so that
- * sifting touches one cache line per level, not one entity per level. */
+/* A heap slot, 16 bytes: the key lives in the array and the entity is named
+ * by a dense handle, so sifting touches only the slot array and the compact
+ * position array, never an entity (one cache miss per level at 65536
+ * entities otherwise). */
 struct sched_slot {
 	uint64_t key;
-	uint64_t seq; /* FIFO among equal keys */
-	struct sched_entity *ent;
+	uint32_t seq; /* FIFO among equal keys (wrap-safe) */
+	uint32_t h;   /* entity handle: index into sched.ents */
 };
 
 /* One schedulable vCPU. Embedded in the caller's domain; fields are private
@@ -123,10 +125,8 @@ struct sched_entity {
 	ns_t release_at;     /* THROTTLED: when it becomes eligible again */
 
 	ns_t since;          /* when the current state began (ready, throttled) */
-	uint64_t seq;        /* FIFO tie-break among equal virtual times */
-	uint32_t idx_ready;  /* position in the heaps, UINT32_MAX if absent */
-	uint32_t idx_runnable;
-	uint32_t idx_throttle;
+	uint32_t seq;        /* FIFO tie-break among equal virtual times */
+	uint32_t h;          /* dense handle, 0..cap-1, while registered */
 
 	struct sched_counters c;
 };
@@ -135,25 +135,32 @@ struct sched_entity {
 struct sched {
 	struct sched_config cfg;
 	uint64_t ctx_allow_ns;
-	struct sched_slot *ready;     /* min-heap on effective virtual time E */
-	struct sched_slot *runnable;  /* min-heap on A, READY and RUNNING: SVT */
-	struct sched_slot *throttle;  /* min-heap on release time */
-	uint32_t n_ready, n_runnable, n_throttle, cap;
+	/* Carved from the caller's buffer by sched_init(): */
+	struct sched_slot *heap[3];   /* ready (E), runnable (A), throttle */
+	uint32_t *pos[3];             /* heap position per handle, or ~0 */
+	struct sched_entity **ents;   /* entity per handle */
+	uint32_t *free_h;             /* stack of free handles */
+	uint32_t n_heap[3], cap, n_free;
 	uint32_t n_entities;
 	struct sched_entity *cur;     /* RUNNING entity or NULL (idle) */
 	bool preempt;                 /* a woken entity must run at once */
 	ns_t start, last;             /* creation time, last charge time */
 	uint64_t busy_ns, idle_ns;          /* charged to entities, to idle */
 	uint64_t svt;                 /* last computed SVT, never decreases */
-	uint64_t seq;
+	uint32_t seq;
 	uint64_t decisions;
 };
 
-/* Initialise `s` for up to `cap` entities. The three heap arrays must each
- * hold `cap` slots and outlive `s`. Fails with FS_EINVAL on a bad config. */
-int sched_init(struct sched *s, const struct sched_config *cfg,
-               struct sched_slot *ready, struct sched_slot *runnable,
-               struct sched_slot *throttle, uint32_t cap, ns_t now);
+/* Bytes of caller memory sched_init() needs for `cap` entities:
+ * 3 heaps of 16-byte slots, 3 position arrays, the handle table and the free
+ * handle stack, about 72 bytes per entity. */
+size_t sched_mem_size(uint32_t cap);
+
+/* Initialise `s` for up to `cap` entities in `mem` (8-byte aligned, at least
+ * sched_mem_size(cap) bytes, outliving `s`). FS_EINVAL on a bad config,
+ * cap or buffer. */
+int sched_init(struct sched *s, const struct sched_config *cfg, void *mem,
+               size_t mem_len, uint32_t cap, ns_t now);
 
 /* Validate parameters without applying them: 0 or FS_EINVAL/FS_ERANGE. */
 int sched_params_check(const struct sched_params *p);

@@ -102,4 +102,58 @@ if "$HVSIM" config/demo.scenario | grep -q '^voip .*periodic'; then
 else
 	not_ok demo_table_lists_domains "no voip row"
 fi
+
+# io workload: bad keys are refused like the others
+expect_error io_unknown_key_rejected 1 "unknown key 'io_bsp'" \
+	'domain name=b workload=io req_bytes=4096 io_bsp=1000\n'
+expect_error io_rate_out_of_range 1 "io_bps=12500000001 out of range 0..12500000000" \
+	'domain name=b workload=io req_bytes=4096 io_bps=12500000001\n'
+expect_error io_burst_out_of_range 1 "io_burst_bytes=1099511627777 out of range" \
+	'domain name=b workload=io req_bytes=4096 io_bps=1000000 io_burst_bytes=1099511627777\n'
+expect_error io_queue_depth_zero_out_of_range 1 "queue_depth=0 out of range 1..256" \
+	'domain name=b workload=io req_bytes=4096 queue_depth=0\n'
+expect_error io_mix_over_100_out_of_range 1 "io_mix=101 out of range 0..100" \
+	'domain name=b workload=io req_bytes=4096 io_mix=101\n'
+expect_error io_req_bytes_not_sector_multiple 2 "req_bytes=1000 is not a multiple of 512" \
+	'%s\ndomain name=b workload=io req_bytes=1000\n'
+expect_error io_req_bytes_too_big 1 "req_bytes=4194816 out of range 512..4194304" \
+	'domain name=b workload=io req_bytes=4194816\n'
+expect_error io_req_bytes_required 1 "workload io needs req_bytes=" \
+	'domain name=b workload=io io_bps=1000000\n'
+expect_error io_key_on_cpu_workload_rejected 1 "'io_bps' does not apply to workload cpu" \
+	'domain name=b workload=cpu io_bps=1000000\n'
+expect_error io_burst_without_rate_rejected 1 "io_burst_ops needs io_iops" \
+	'domain name=b workload=io req_bytes=4096 io_burst_ops=10\n'
+
+# io domains: JSON carries the I/O figures, achieved rates match the limit
+cat >"$tmp/io.scn" <<'SCN'
+duration_ms 2000
+domain name=web cpu_weight=256 workload=cpu
+domain name=db cpu_weight=256 workload=io req_bytes=4096 io_bps=10000000 queue_depth=16 io_mix=70
+SCN
+cat >"$tmp/io.py" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+by = {d["name"]: d for d in r["domains"]}
+db = by["db"]
+for k in ("io_bytes", "io_ops", "io_throttled_ns", "io_bps", "io_iops",
+          "io_read_ops", "io_write_ops", "io_queued", "io_inflight"):
+    assert k in db, k
+assert "io_bytes" not in by["web"], "io fields on a cpu domain"
+assert abs(db["io_bps"] / 10e6 - 1) < 0.01, db["io_bps"]
+assert db["io_throttled_ns"] > 0, db
+assert db["io_issued"] == db["io_ops"] + db["io_queued"] + db["io_inflight"]
+assert r["idle_ns"] + sum(d["cpu_ns"] for d in r["domains"]) == r["duration_ns"]
+PY
+if "$HVSIM" --json --check "$tmp/io.scn" >"$tmp/io.json" &&
+	python3 "$tmp/io.py" "$tmp/io.json" 2>"$tmp/py.err"; then
+	ok io_json_reports_bytes_ops_throttling_and_rates
+else
+	not_ok io_json_reports_bytes_ops_throttling_and_rates "$(cat "$tmp/py.err")"
+fi
+if "$HVSIM" "$tmp/io.scn" | grep -q '^db .* 10\.000 '; then
+	ok io_table_lists_io_domain_with_limit
+else
+	not_ok io_table_lists_io_domain_with_limit "no db row in the io table"
+fi
 done_testing

@@ -18,7 +18,7 @@
 
 struct fixture {
 	struct sched s;
-	struct sched_slot slots[3 * N];
+	uint64_t mem[(N * 80) / 8];
 	struct sched_entity e[N];
 };
 
@@ -27,8 +27,8 @@ static struct fixture fx;
 static void setup(uint64_t ctx_allow_us)
 {
 	struct sched_config cfg = { .ctx_allow_us = ctx_allow_us };
-	assert_int_equal(sched_init(&fx.s, &cfg, fx.slots, fx.slots + N,
-	                            fx.slots + 2 * N, N, 0),
+	assert_true(sched_mem_size(N) <= sizeof(fx.mem));
+	assert_int_equal(sched_init(&fx.s, &cfg, fx.mem, sizeof(fx.mem), N, 0),
 	                 FS_OK);
 }
 
@@ -262,6 +262,18 @@ static void test_bad_parameters_are_refused_and_change_nothing(void **st)
 	assert_int_equal(fx.s.cfg.ctx_allow_us, 2000);
 }
 
+static void test_too_small_memory_is_refused(void **st)
+{
+	(void)st;
+	struct sched_config cfg = { .ctx_allow_us = 2000 };
+	assert_int_equal(sched_init(&fx.s, &cfg, fx.mem, sched_mem_size(N) - 1,
+	                            N, 0),
+	                 FS_EINVAL);
+	assert_int_equal(sched_init(&fx.s, &cfg, (char *)fx.mem + 4,
+	                            sizeof(fx.mem) - 4, 1, 0),
+	                 FS_EINVAL);
+}
+
 static void test_entity_pool_full_is_an_error_not_a_crash(void **st)
 {
 	(void)st;
@@ -272,6 +284,10 @@ static void test_entity_pool_full_is_an_error_not_a_crash(void **st)
 	struct sched_params p;
 	sched_params_default(&p);
 	assert_int_equal(sched_add(&fx.s, &extra, 99, &p, 0), FS_ENOMEM);
+	/* a removed domain's slot is reused */
+	sched_remove(&fx.s, &fx.e[3], 0);
+	assert_int_equal(sched_add(&fx.s, &extra, 99, &p, 0), FS_OK);
+	assert_null(sched_check(&fx.s));
 }
 
 static void test_removing_the_running_domain_idles_the_cpu(void **st)
@@ -297,7 +313,7 @@ static void test_check_catches_a_corrupted_heap(void **st)
 	for (int i = 0; i < 4; i++)
 		sched_wake(&fx.s, &fx.e[i], (uint64_t)i);
 	assert_null(sched_check(&fx.s));
-	fx.s.ready[0].key += 1u << 30; /* break heap order behind its back */
+	fx.s.heap[0][0].key += 1u << 30; /* break heap order behind its back */
 	assert_non_null(sched_check(&fx.s));
 }
 
@@ -313,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_lifting_a_cap_live_releases_a_throttled_domain),
 		cmocka_unit_test(test_weight_change_takes_effect_live),
 		cmocka_unit_test(test_bad_parameters_are_refused_and_change_nothing),
+		cmocka_unit_test(test_too_small_memory_is_refused),
 		cmocka_unit_test(test_entity_pool_full_is_an_error_not_a_crash),
 		cmocka_unit_test(test_removing_the_running_domain_idles_the_cpu),
 		cmocka_unit_test(test_check_catches_a_corrupted_heap),

@@ -1,6 +1,6 @@
 # hvsim: the scheduler simulator. The engine (scenario + sim) is also linked
 # into the unit tests (sanitised) and the benchmarks (optimised).
-SIM_SRCS := tools/hvsim/scenario.c tools/hvsim/sim.c
+SIM_SRCS := tools/hvsim/scenario.c tools/hvsim/sim.c tools/hvsim/sim_io.c
 SIM_SAN_OBJS := $(SIM_SRCS:%.c=$(B)/san/%.o)
 SIM_OPT_OBJS := $(SIM_SRCS:%.c=$(B)/opt/%.o)
 

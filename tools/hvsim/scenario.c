@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounting/tb.h"
 #include "fs_errors.h"
 
 struct pctx {
@@ -42,6 +43,8 @@ const char *workload_name(enum workload wl)
 		return "periodic";
 	case WL_ONOFF:
 		return "onoff";
+	case WL_IO:
+		return "io";
 	}
 	return "?";
 }
@@ -52,6 +55,30 @@ void scenario_init(struct scenario *sc)
 		.duration_ms = 10000,
 		.cfg = { .ctx_allow_us = SCHED_CTX_ALLOW_US_DEFAULT },
 	};
+}
+
+void scn_domain_defaults(struct scn_domain *d)
+{
+	sched_params_default(&d->sp);
+	d->io.mix_read_pct = 100;
+	d->io.queue_depth = 1;
+	d->io.cpu_us = 5;
+	d->io.latency_us = 100;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+uint64_t scn_io_capacity_bytes(const struct scn_io *io)
+{
+	return max_u64(io->req_bytes, io->bps * SCN_IO_BUCKET_MS / 1000);
+}
+
+uint64_t scn_io_capacity_ops(const struct scn_io *io)
+{
+	return max_u64(1, io->iops * SCN_IO_BUCKET_MS / 1000);
 }
 
 void scenario_free(struct scenario *sc)
@@ -94,7 +121,7 @@ static bool name_ok(const char *s)
 
 /* Keys of a domain line: where the value goes, its range, and which
  * workloads accept it (bit per enum workload; ALL for scheduler keys). */
-#define ALL 0x7u
+#define ALL 0xfu
 #define BIT(w) (1u << (w))
 struct key {
 	const char *name;
@@ -123,6 +150,20 @@ static const struct key keys[] = {
 	  SCHED_TIME_PARAM_MAX_US, BIT(WL_ONOFF) },
 	{ "off_us", offsetof(struct scn_domain, off_us), false, 1,
 	  SCHED_TIME_PARAM_MAX_US, BIT(WL_ONOFF) },
+#define IO(f) (offsetof(struct scn_domain, io) + offsetof(struct scn_io, f))
+	{ "req_bytes", IO(req_bytes), false, SCN_REQ_BYTES_MIN,
+	  SCN_REQ_BYTES_MAX, BIT(WL_IO) },
+	{ "io_bps", IO(bps), false, 0, TB_RATE_MAX, BIT(WL_IO) },
+	{ "io_iops", IO(iops), false, 0, TB_RATE_MAX, BIT(WL_IO) },
+	{ "io_burst_bytes", IO(burst_bytes), false, 0, TB_BURST_MAX,
+	  BIT(WL_IO) },
+	{ "io_burst_ops", IO(burst_ops), false, 0, TB_BURST_MAX, BIT(WL_IO) },
+	{ "io_mix", IO(mix_read_pct), false, 0, 100, BIT(WL_IO) },
+	{ "queue_depth", IO(queue_depth), false, 1, SCN_QUEUE_DEPTH_MAX,
+	  BIT(WL_IO) },
+	{ "io_cpu_us", IO(cpu_us), false, 0, SCN_IO_TIME_MAX_US, BIT(WL_IO) },
+	{ "disk_latency_us", IO(latency_us), false, 0, SCN_IO_TIME_MAX_US,
+	  BIT(WL_IO) },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -131,7 +172,53 @@ static const char *const required[][3] = {
 	[WL_CPU] = { 0 },
 	[WL_PERIODIC] = { "period_us", "burst_us", 0 },
 	[WL_ONOFF] = { "on_us", "off_us", 0 },
+	[WL_IO] = { "req_bytes", 0 },
 };
+
+static uint64_t key_value(const struct scn_domain *d, const struct key *k)
+{
+	const char *src = (const char *)d + k->off;
+	if (k->u32) {
+		uint32_t v32;
+		memcpy(&v32, src, sizeof(v32));
+		return v32;
+	}
+	uint64_t v;
+	memcpy(&v, src, sizeof(v));
+	return v;
+}
+
+/* The io-only checks, for parsed and programmatic domains alike: every io
+ * key in range (the parser has checked already; scenario_add() has not),
+ * then the rules that involve more than one key. */
+static int validate_io(struct pctx *p, const struct scn_domain *d)
+{
+	const struct scn_io *io = &d->io;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (keys[i].workloads != BIT(WL_IO))
+			continue;
+		uint64_t v = key_value(d, &keys[i]);
+		if (v < keys[i].min || v > keys[i].max)
+			return fail(p, "%s=%llu out of range %llu..%llu",
+			            keys[i].name, (unsigned long long)v,
+			            (unsigned long long)keys[i].min,
+			            (unsigned long long)keys[i].max);
+	}
+	if (io->req_bytes % 512)
+		return fail(p, "req_bytes=%llu is not a multiple of 512",
+		            (unsigned long long)io->req_bytes);
+	if (io->burst_bytes && !io->bps)
+		return fail(p, "io_burst_bytes needs io_bps (an unlimited "
+		               "bucket has no burst)");
+	if (io->burst_ops && !io->iops)
+		return fail(p, "io_burst_ops needs io_iops (an unlimited "
+		               "bucket has no burst)");
+	if (!io->bps && !io->iops && !io->cpu_us && !io->latency_us)
+		return fail(p, "io_cpu_us=0 and disk_latency_us=0 with no "
+		               "io_bps or io_iops limit: requests would "
+		               "complete without end in zero time");
+	return 0;
+}
 
 static int validate(struct pctx *p, const struct scenario *sc,
                     const struct scn_domain *d)
@@ -146,6 +233,8 @@ static int validate(struct pctx *p, const struct scenario *sc,
 			            sc->doms[i].line);
 	if (sched_params_check(&d->sp) != FS_OK)
 		return fail(p, "scheduler parameters out of range");
+	if (d->wl == WL_IO && validate_io(p, d))
+		return -1;
 	if (d->wl == WL_PERIODIC && d->burst_us > d->period_us)
 		return fail(p, "burst_us (%llu) exceeds period_us (%llu): the "
 		               "domain could never block",
@@ -182,7 +271,7 @@ int scenario_add(struct scenario *sc, const struct scn_domain *d, char *err,
 static int parse_domain(struct pctx *p, struct scenario *sc, char *rest)
 {
 	struct scn_domain d = { .line = p->line };
-	sched_params_default(&d.sp);
+	scn_domain_defaults(&d);
 	bool seen[NKEYS] = { false }, have_name = false, have_wl = false;
 	char *save = NULL;
 	for (char *tok = strtok_r(rest, " \t", &save); tok;
@@ -212,9 +301,11 @@ static int parse_domain(struct pctx *p, struct scenario *sc, char *rest)
 				d.wl = WL_PERIODIC;
 			else if (strcmp(v, "onoff") == 0)
 				d.wl = WL_ONOFF;
+			else if (strcmp(v, "io") == 0)
+				d.wl = WL_IO;
 			else
 				return fail(p, "unknown workload '%s' (expected "
-				               "cpu, periodic or onoff)", v);
+				               "cpu, periodic, onoff or io)", v);
 			continue;
 		}
 		size_t i;

@@ -6,12 +6,21 @@
  * start of a `periodic` domain, or the wake-up of a blocked `onoff` domain.
  * Timers sit in a binary min-heap so a decision costs O(log n) here too and
  * the simulator scales with the scheduler.
+ *
+ * An `io` domain still has one timer: the earliest of its pending I/O events
+ * (next disk completion, the bucket's retry time for its queue head), as
+ * io_next_event() reports it, re-keyed after every change (th_set). Its
+ * demand_ns is the CPU left to issue its next request; when that runs out
+ * the request is issued and the domain goes on with the next free slot or,
+ * with none left, blocks until a completion frees one.
  */
 #include "sim.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sim_io.h"
 
 #define INF UINT64_MAX
 #define NONE UINT64_MAX
@@ -24,13 +33,14 @@ struct dom_rt {
 	uint32_t tidx;
 	uint64_t *lat;
 	size_t nlat, caplat;
+	struct io_rt io; /* workload io only */
 };
 
 struct sim {
 	const struct scenario *sc;
 	const struct sim_opts *o;
 	struct sched s;
-	struct sched_slot *slots;
+	void *smem;
 	struct dom_rt *d;
 	size_t n;
 	uint32_t *th; /* timer heap of domain indices, keyed by timer_at */
@@ -55,24 +65,16 @@ static bool th_less(const struct sim *m, size_t a, size_t b)
 	return ta < tb || (ta == tb && m->th[a] < m->th[b]);
 }
 
-static void th_push(struct sim *m, uint32_t i, uint64_t at)
+static void th_sift_up(struct sim *m, size_t k)
 {
-	m->d[i].timer_at = at;
-	size_t k = m->tn++;
-	m->th[k] = i;
-	m->d[i].tidx = (uint32_t)k;
 	while (k > 0 && th_less(m, k, (k - 1) / 2)) {
 		th_swap(m, k, (k - 1) / 2);
 		k = (k - 1) / 2;
 	}
 }
 
-static uint32_t th_pop(struct sim *m)
+static void th_sift_down(struct sim *m, size_t k)
 {
-	uint32_t top = m->th[0];
-	m->d[top].timer_at = NONE;
-	th_swap(m, 0, --m->tn);
-	size_t k = 0;
 	for (;;) {
 		size_t c = 2 * k + 1;
 		if (c >= m->tn)
@@ -84,7 +86,44 @@ static uint32_t th_pop(struct sim *m)
 		th_swap(m, k, c);
 		k = c;
 	}
+}
+
+static void th_push(struct sim *m, uint32_t i, uint64_t at)
+{
+	m->d[i].timer_at = at;
+	size_t k = m->tn++;
+	m->th[k] = i;
+	m->d[i].tidx = (uint32_t)k;
+	th_sift_up(m, k);
+}
+
+static uint32_t th_pop(struct sim *m)
+{
+	uint32_t top = m->th[0];
+	m->d[top].timer_at = NONE;
+	th_swap(m, 0, --m->tn);
+	th_sift_down(m, 0);
 	return top;
+}
+
+/* Re-arm domain i's timer at `at` (NONE: disarm), wherever it was. */
+static void th_set(struct sim *m, uint32_t i, uint64_t at)
+{
+	struct dom_rt *d = &m->d[i];
+	if (d->timer_at != NONE) {
+		size_t k = d->tidx;
+		d->timer_at = NONE;
+		th_swap(m, k, --m->tn);
+		if (k < m->tn) {
+			/* At most one of these moves anything: if the
+			 * moved entry rises, the parent that takes its
+			 * place is below everything under k. */
+			th_sift_up(m, k);
+			th_sift_down(m, k);
+		}
+	}
+	if (at != NONE)
+		th_push(m, i, at);
 }
 
 /* ---- workload events ------------------------------------------------------- */
@@ -97,6 +136,18 @@ static void wake(struct sim *m, uint32_t i)
 	if (d->ent.state == SCHED_BLOCKED && m->sc->doms[i].wl != WL_CPU)
 		d->woke_at = m->now;
 	sched_wake(&m->s, &d->ent, m->now);
+}
+
+/* An io domain's I/O state changed at m->now: re-arm its timer, and wake it
+ * if a completion gave it a request to issue while it was blocked. */
+static void io_changed(struct sim *m, uint32_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	if (d->ent.state == SCHED_BLOCKED && io_wants_cpu(&d->io)) {
+		d->demand_ns = d->io.cpu_ns;
+		wake(m, i);
+	}
+	th_set(m, i, io_next_event(&d->io));
 }
 
 static void on_timer(struct sim *m, uint32_t i)
@@ -113,6 +164,10 @@ static void on_timer(struct sim *m, uint32_t i)
 		d->demand_ns = sd->on_us * NS_PER_US;
 		wake(m, i);
 		break;
+	case WL_IO:
+		io_advance(&d->io, m->now);
+		io_changed(m, i);
+		break;
 	case WL_CPU:
 		break;
 	}
@@ -122,7 +177,19 @@ static void on_timer(struct sim *m, uint32_t i)
 static void on_done(struct sim *m, uint32_t i)
 {
 	const struct scn_domain *sd = &m->sc->doms[i];
-	sched_block(&m->s, &m->d[i].ent, m->now);
+	struct dom_rt *d = &m->d[i];
+	if (sd->wl == WL_IO) {
+		/* The CPU work for one request is done: issue it, then go on
+		 * with the next free slot or block until one frees up. */
+		io_submit(&d->io, m->now);
+		if (io_wants_cpu(&d->io))
+			d->demand_ns = d->io.cpu_ns;
+		else
+			sched_block(&m->s, &d->ent, m->now);
+		io_changed(m, i);
+		return;
+	}
+	sched_block(&m->s, &d->ent, m->now);
 	if (sd->wl == WL_ONOFF)
 		th_push(m, i, m->now + sd->off_us * NS_PER_US);
 }
@@ -159,10 +226,12 @@ static uint64_t pct(const uint64_t *v, size_t n, unsigned p)
 static void sim_free(struct sim *m)
 {
 	if (m->d)
-		for (size_t i = 0; i < m->n; i++)
+		for (size_t i = 0; i < m->n; i++) {
 			free(m->d[i].lat);
+			io_free(&m->d[i].io);
+		}
 	free(m->d);
-	free(m->slots);
+	free(m->smem);
 	free(m->th);
 }
 
@@ -219,13 +288,12 @@ int sim_run(const struct scenario *sc, const struct sim_opts *o,
 	struct sim m = { .sc = sc, .o = o, .n = sc->n };
 	uint32_t n = (uint32_t)sc->n;
 	m.d = calloc(sc->n, sizeof(*m.d));
-	m.slots = calloc(3 * (size_t)n, sizeof(*m.slots));
+	m.smem = malloc(sched_mem_size(n));
 	m.th = calloc(sc->n, sizeof(*m.th));
 	r->doms = calloc(sc->n, sizeof(*r->doms));
-	if (!m.d || !m.slots || !m.th || !r->doms)
+	if (!m.d || !m.smem || !m.th || !r->doms)
 		goto fail;
-	if (sched_init(&m.s, &sc->cfg, m.slots, m.slots + n, m.slots + 2 * n,
-	               n, 0))
+	if (sched_init(&m.s, &sc->cfg, m.smem, sched_mem_size(n), n, 0))
 		goto fail;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct scn_domain *sd = &sc->doms[i];
@@ -245,6 +313,13 @@ int sim_run(const struct scenario *sc, const struct sim_opts *o,
 			d->demand_ns = sd->on_us * NS_PER_US;
 			wake(&m, i);
 			break;
+		case WL_IO:
+			/* Starts with every slot free: runnable unless
+			 * issuing costs no CPU (then all are issued now). */
+			if (io_init(&d->io, sd))
+				goto fail;
+			io_changed(&m, i);
+			break;
 		}
 	}
 	while (m.tn && m.d[m.th[0]].timer_at == 0)
@@ -260,6 +335,8 @@ int sim_run(const struct scenario *sc, const struct sim_opts *o,
 	for (size_t i = 0; i < sc->n; i++) {
 		struct dom_rt *d = &m.d[i];
 		sched_counters(&m.s, &d->ent, end, &r->doms[i].c);
+		if (sc->doms[i].wl == WL_IO)
+			io_result(&d->io, end, &r->doms[i].io);
 		/* A wake still waiting at the end counts with what it has
 		 * waited so far: a lower bound, never dropped. */
 		if (d->woke_at != NONE && record_latency(d, end - d->woke_at))

@@ -10,6 +10,11 @@
  * hypervisor will, and runs the chosen domain until the next event. Nothing
  * is sampled on ticks, so every figure is exact.
  *
+ * An `io` domain adds three more: a block request finishing at the disk, the
+ * exact time its token bucket pair will admit the request at the head of its
+ * queue, and its CPU work to issue a request being done (the same "used the
+ * CPU it needed" event). The model is in sim_io.h and docs/hvsim.md.
+ *
  * Used by the hvsim program and linked into the tests, which observe every
  * decision through sim_opts.on_decision.
  */
@@ -37,9 +42,33 @@ struct sim_latency {
 	uint64_t n, p50, p99, max; /* wake to first dispatch, ns */
 };
 
+/* Block I/O of an `io` domain (all zero for other workloads). Completed
+ * requests count; at the end of the run every request the guest issued is
+ * either completed, queued (waiting for the buckets) or in flight (admitted,
+ * at the disk): issued == ops + queued + inflight, nothing is dropped. */
+struct sim_io {
+	uint64_t read_ops, write_ops;     /* completed */
+	uint64_t read_bytes, write_bytes; /* completed */
+	uint64_t issued;       /* requests the guest handed to its device */
+	uint64_t throttled_ns; /* time the head of the queue was held back by
+	                        * the buckets (not summed over requests) */
+	uint64_t queued, inflight; /* at the end of the run */
+};
+
+static inline uint64_t sim_io_ops(const struct sim_io *io)
+{
+	return io->read_ops + io->write_ops;
+}
+
+static inline uint64_t sim_io_bytes(const struct sim_io *io)
+{
+	return io->read_bytes + io->write_bytes;
+}
+
 struct sim_domain_result {
 	struct sched_counters c;
 	struct sim_latency lat; /* n == 0 for domains that never block */
+	struct sim_io io;
 };
 
 struct sim_result {
