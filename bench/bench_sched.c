@@ -189,7 +189,7 @@ static double hvsim_rate(uint64_t *decisions)
 {
 	struct scenario sc;
 	scenario_init(&sc);
-	sc.duration_ms = 60000;
+	sc.duration_ms = 600000;
 	char err[256];
 	for (int i = 0; i < 64; i++) {
 		struct scn_domain d = { .wl = (enum workload)(i % 3) };
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 	uint64_t hd;
 	double rate = hvsim_rate(&hd);
 	printf("hvsim: %.2f M simulated decisions per wall second (64 "
-	       "domains, 60 s simulated, %llu decisions)\n\n",
+	       "domains, 600 s simulated, %llu decisions)\n\n",
 	       rate / 1e6, (unsigned long long)hd);
 
 	static const uint64_t cs[] = { 100,  250,  500,   1000,
