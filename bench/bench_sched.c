@@ -22,16 +22,14 @@
 #include <unistd.h>
 
 #include "sched/sched.h"
+#include "tools/common/rng.h"
 #include "tools/hvsim/scenario.h"
 #include "tools/hvsim/sim.h"
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
 static uint64_t rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 2685821657736338717ull;
+	return rng_next(&rng);
 }
 
 static double now_s(void)

@@ -16,17 +16,14 @@
 
 #include "tools/hvsim/scenario.h"
 #include "tools/hvsim/sim.h"
+#include "tools/common/rng.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
 {
-	/* xorshift64*: deterministic, seeded per test */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
+	return rng_next(&rng_state);
 }
 static uint64_t rnd_in(uint64_t lo, uint64_t hi)
 {
