@@ -41,9 +41,11 @@
  *   4. charged_ns + idle_ns == last - start: all time is accounted once.
  *   5. avt_rem < weight: no rounding loss is ever dropped, only carried.
  *
- * Virtual times are compared with wrap-safe signed differences, so only
- * differences between runnable entities (bounded by W, C and the clamp)
- * must stay below 2^63.
+ * Virtual times are compared with wrap-safe signed differences. Differences
+ * between runnable entities are bounded by W, C and the clamp; the stored
+ * SVT is refreshed at every decision; and an entity returning from a block
+ * or a throttle is compared through SVT's advance since it left (see
+ * vt_clamp), so no comparison spans more than 2^63.
  */
 #include "sched.h"
 
@@ -234,18 +236,18 @@ static void derive_params(struct sched_entity *e)
 /* ---- time and charging --------------------------------------------------- */
 
 /* A += t * SCALE / weight, carrying the remainder: over any sequence of
- * charges, A advances by exactly floor(total * SCALE / weight). */
+ * charges, A advances by exactly floor(total * SCALE / weight). t must be
+ * at most VT_CHUNK_NS (keeps t * SCALE + rem in 64 bits, and the advance
+ * below 2^56, far inside the wrap-safe range). */
+#define VT_CHUNK_NS (1ull << 48)
 static void vt_advance(struct sched_entity *e, uint64_t t)
 {
-	const uint64_t chunk = 1ull << 48; /* keeps t * SCALE + rem in 64 bits */
-	while (t > 0) {
-		uint64_t part = t < chunk ? t : chunk;
-		uint64_t num = (part << SCHED_VT_SCALE_SHIFT) + e->avt_rem;
-		e->avt += num / e->p.cpu_weight;
-		e->avt_rem = (uint32_t)(num % e->p.cpu_weight);
-		t -= part;
-	}
+	uint64_t num = (t << SCHED_VT_SCALE_SHIFT) + e->avt_rem;
+	e->avt += num / e->p.cpu_weight;
+	e->avt_rem = (uint32_t)(num % e->p.cpu_weight);
 }
+
+static void svt_update(struct sched *s);
 
 /* Bring an uncapped-or-not entity's cap bucket up to `now` (lazy refill). */
 static void cap_refill(struct sched_entity *e, ns_t now)
@@ -256,8 +258,10 @@ static void cap_refill(struct sched_entity *e, ns_t now)
 	}
 	uint64_t dt = now - e->cap_stamp;
 	e->cap_stamp = now;
-	/* Past two periods the bucket is full whatever the debt: a debt is at
-	 * most one slice overrun, far below a period's refill. */
+	/* After 2 s, refill at >= 1% brings >= 2e9 centi-ns (20 ms of CPU):
+	 * more than any capacity (<= 10 ms) plus any debt (one slice overrun
+	 * by the caller's timer, far below that). Clamp directly, which also
+	 * keeps dt * pct in range. */
 	if (dt >= 2 * SCHED_CAP_PERIOD_NS * CENTI) {
 		e->cap_tokens = (int64_t)e->cap_tokens_max;
 		return;
@@ -305,8 +309,16 @@ void sched_charge(struct sched *s, ns_t now)
 			e->warp_ready_at = now + e->unwarp_ns;
 		}
 	}
-	vt_advance(e, dt);
-	heap_rekey(s, H_RUNNABLE, e, e->avt);
+	/* A charge longer than 2^48 ns (a lone guest needing no timer for
+	 * days) moves A in steps, with SVT following each, so no comparison
+	 * ever spans 2^63. */
+	for (uint64_t left = dt; left > 0;) {
+		uint64_t part = left < VT_CHUNK_NS ? left : VT_CHUNK_NS;
+		vt_advance(e, part);
+		heap_rekey(s, H_RUNNABLE, e, e->avt);
+		svt_update(s);
+		left -= part;
+	}
 	if (e->cap_tokens_max) {
 		FS_ASSERT(e->cap_stamp == now - dt);
 		/* While running the bucket drains at (100 - pct) centi-ns per
@@ -335,6 +347,48 @@ uint64_t sched_svt(const struct sched *s)
 	return s->svt;
 }
 
+/* Keep the stored SVT current. It only grows, and it is refreshed at every
+ * decision, so it never falls 2^63 behind the runnable entities. */
+static void svt_update(struct sched *s)
+{
+	s->svt = sched_svt(s);
+}
+
+/* Leaving the runnable set (block, throttle): remember SVT, so the way back
+ * in can tell how far SVT moved meanwhile without a wrap-safe comparison
+ * across an unbounded sleep. */
+static void leave_runnable(struct sched *s, struct sched_entity *e)
+{
+	svt_update(s);
+	e->svt_mark = s->svt;
+}
+
+/* Keep A >= SVT - lag. Called when an entity (re)joins the runnable set and
+ * when its weight or C changes (lag is one allowance in its virtual time).
+ * For an entity that was away, SVT's advance since it left is an unsigned
+ * difference of two SVT values, exact for 2^64 virtual ns (834 days of a
+ * weight-1 domain running alone); its lead over SVT when it left is small
+ * and signed. */
+static bool vt_clamp(struct sched *s, struct sched_entity *e, uint64_t lag,
+                     bool was_away)
+{
+	uint64_t floor_vt = s->svt - lag;
+	bool below;
+	if (was_away) {
+		/* A < SVT - lag  <=>  lead + lag < moved */
+		int64_t slack = vt_diff(e->avt, e->svt_mark) + (int64_t)lag;
+		uint64_t moved = s->svt - e->svt_mark;
+		below = slack < 0 || moved > (uint64_t)slack;
+	} else {
+		below = vt_diff(e->avt, floor_vt) < 0;
+	}
+	if (!below)
+		return false;
+	e->avt = floor_vt;
+	e->avt_rem = 0;
+	return true;
+}
+
 /* Entering the runnable set: FIFO position among equals, into both
  * virtual-time heaps, and no banked credit. A voluntary sleeper gets
  * A = max(A, SVT) (lag 0). An entity released from its cap was held back
@@ -345,11 +399,8 @@ uint64_t sched_svt(const struct sched *s)
 static void make_ready(struct sched *s, struct sched_entity *e, ns_t now,
                        uint64_t lag)
 {
-	s->svt = sched_svt(s);
-	if (vt_diff(e->avt, s->svt - lag) < 0) {
-		e->avt = s->svt - lag;
-		e->avt_rem = 0;
-	}
+	svt_update(s);
+	vt_clamp(s, e, lag, true);
 	e->state = SCHED_READY;
 	e->since = now;
 	e->seq = s->seq++;
@@ -359,6 +410,7 @@ static void make_ready(struct sched *s, struct sched_entity *e, ns_t now,
 
 static void throttle(struct sched *s, struct sched_entity *e, ns_t now)
 {
+	leave_runnable(s, e);
 	e->state = SCHED_THROTTLED;
 	e->since = now;
 	e->release_at = cap_release_time(e, now);
@@ -426,6 +478,18 @@ int sched_set_config(struct sched *s, const struct sched_config *cfg, ns_t now)
 	sched_charge(s, now);
 	s->cfg = *cfg;
 	s->ctx_allow_ns = cfg->ctx_allow_us * NS_PER_US;
+	/* A smaller C shrinks everyone's allowed lag: re-clamp every runnable
+	 * entity. O(n log n), but C changes only by operator action. */
+	svt_update(s);
+	for (uint32_t i = 0; i < s->n_heap[H_RUNNABLE]; i++) {
+		struct sched_entity *e = s->ents[s->heap[H_RUNNABLE][i].h];
+		if (!vt_clamp(s, e, allow_vt(s, e->p.cpu_weight), false))
+			continue;
+		heap_rekey(s, H_RUNNABLE, e, e->avt);
+		if (e->state == SCHED_READY)
+			heap_rekey(s, H_READY, e, eff_vt(e));
+		i = (uint32_t)-1; /* positions moved: rescan (rare) */
+	}
 	CHECK(s);
 	return FS_OK;
 }
@@ -444,6 +508,7 @@ int sched_add(struct sched *s, struct sched_entity *e, domid_t id,
 		.state = SCHED_BLOCKED,
 		.p = *p,
 		.avt = sched_svt(s),
+		.svt_mark = sched_svt(s),
 		.warp_ready_at = now,
 		.cap_stamp = now,
 		.h = s->free_h[--s->n_free],
@@ -466,9 +531,11 @@ void sched_block(struct sched *s, struct sched_entity *e, ns_t now)
 	case SCHED_READY:
 		heap_remove(s, H_READY, e);
 		heap_remove(s, H_RUNNABLE, e);
+		leave_runnable(s, e);
 		break;
 	case SCHED_RUNNING:
 		heap_remove(s, H_RUNNABLE, e);
+		leave_runnable(s, e);
 		s->cur = 0;
 		break;
 	case SCHED_THROTTLED:
@@ -480,6 +547,8 @@ void sched_block(struct sched *s, struct sched_entity *e, ns_t now)
 	cap_refill(e, now);
 	end_warp(e, now);
 	e->state = SCHED_BLOCKED;
+	if (s->preempt == e)
+		s->preempt = 0;
 	CHECK(s);
 }
 
@@ -504,7 +573,10 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
 		e->warp_used_ns = 0;
 	}
 	cap_refill(e, now);
-	if (e->cap_tokens_max && e->cap_tokens <= 0) {
+	/* A capped entity comes back only with half a period's worth, as
+	 * after a throttle, or it could wake into nanosecond slivers. */
+	if (e->cap_tokens_max &&
+	    e->cap_tokens < (int64_t)(e->cap_tokens_max / 2)) {
 		throttle(s, e, now);
 		CHECK(s);
 		return false;
@@ -520,7 +592,7 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
 	if (heap_top(s, H_READY) != e)
 		first = false;
 	if (first)
-		s->preempt = true;
+		s->preempt = e;
 	CHECK(s);
 	return first;
 }
@@ -547,6 +619,14 @@ int sched_set_params(struct sched *s, struct sched_entity *e,
 	else if (!was_capped || e->cap_tokens > (int64_t)e->cap_tokens_max)
 		e->cap_tokens = (int64_t)e->cap_tokens_max;
 
+	/* A heavier weight shrinks the allowance in virtual time: re-clamp so
+	 * the entity is never more than one (new) allowance below SVT, or a
+	 * lagging entity given a big weight would run for hundreds of ms. */
+	if (e->state == SCHED_READY || e->state == SCHED_RUNNING) {
+		svt_update(s);
+		if (vt_clamp(s, e, allow_vt(s, p->cpu_weight), false))
+			heap_rekey(s, H_RUNNABLE, e, e->avt);
+	}
 	if (e->state == SCHED_READY) {
 		heap_rekey(s, H_READY, e, eff_vt(e));
 	} else if (e->state == SCHED_THROTTLED) {
@@ -611,11 +691,13 @@ struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
 		next = top;
 	} else if (top) {
 		int64_t d = vt_diff(eff_vt(c), eff_vt(top));
-		if (s->preempt ? d > 0
-		               : d > (int64_t)allow_vt(s, c->p.cpu_weight))
+		/* the woken entity's exemption from C holds only while it
+		 * still heads the queue */
+		if (s->preempt == top ? d > 0
+		                      : d > (int64_t)allow_vt(s, c->p.cpu_weight))
 			next = top;
 	}
-	s->preempt = false;
+	s->preempt = 0;
 
 	if (next != c) {
 		if (c) {
@@ -634,6 +716,7 @@ struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
 		s->cur = next;
 	}
 
+	svt_update(s);
 	uint64_t slice = SCHED_SLICE_INF;
 	if (next) {
 		top = heap_top(s, H_READY);

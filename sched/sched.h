@@ -9,7 +9,7 @@
  *
  * Calling protocol (one scheduler per CPU, caller-serialised):
  *
- *     sched_init(s, cfg, ready_heap, runnable_heap, throttle_heap, cap, now)
+ *     sched_init(s, cfg, mem, sched_mem_size(cap), cap, now)
  *     sched_add(s, e, id, params)          a new entity starts blocked
  *     sched_wake(s, e, now)                blocked -> runnable
  *     sched_block(s, e, now)               runnable -> blocked (any entity)
@@ -43,8 +43,10 @@
 #define SCHED_WEIGHT_MAX 65535u
 #define SCHED_WEIGHT_DEFAULT 256u
 
-/* Limits on the time parameters, in microseconds: one hour. Keeps every
- * product in 64 bits (3.6e9 ns * 2^8 * 2^16 < 2^63). */
+/* Limits on the time parameters, in microseconds: one hour (3.6e12 ns).
+ * In virtual ns that is at most 3.6e12 * 2^8 < 2^50 at weight 1, so C and W
+ * fit in 64 bits; converting back to real time multiplies by the weight
+ * (up to 2^16) and uses a 128-bit intermediate. */
 #define SCHED_TIME_PARAM_MAX_US 3600000000ull
 
 /* Default context-switch allowance; see docs/scheduler.md for the
@@ -115,6 +117,7 @@ struct sched_entity {
 	uint64_t cap_tokens_max; /* bucket capacity, centi-ns (0: uncapped) */
 
 	uint64_t avt;      /* A: actual virtual time (wraps safely) */
+	uint64_t svt_mark; /* SVT when it left the runnable set (see sched.c) */
 	uint32_t avt_rem;  /* remainder of t * SCALE / weight, < weight */
 	bool warped;
 	uint64_t warp_used_ns;  /* CPU run in the current warp */
@@ -143,7 +146,7 @@ struct sched {
 	uint32_t n_heap[3], cap, n_free;
 	uint32_t n_entities;
 	struct sched_entity *cur;     /* RUNNING entity or NULL (idle) */
-	bool preempt;                 /* a woken entity must run at once */
+	struct sched_entity *preempt; /* woken entity owed the CPU at once */
 	ns_t start, last;             /* creation time, last charge time */
 	uint64_t busy_ns, idle_ns;          /* charged to entities, to idle */
 	uint64_t svt;                 /* last computed SVT, never decreases */

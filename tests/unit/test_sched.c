@@ -49,6 +49,142 @@ static struct sched_entity *pick(uint64_t now, uint64_t *slice)
 	return e;
 }
 
+/* Run to `end`, deciding at every slice expiry as the hypervisor does. */
+static struct sched_entity *run_until(uint64_t *now, uint64_t *slice,
+                                      uint64_t end)
+{
+	struct sched_entity *cur = sched_current(&fx.s);
+	while (*now < end) {
+		uint64_t t = *slice == SCHED_SLICE_INF || *slice > end - *now
+		                     ? end - *now
+		                     : *slice;
+		*now += t;
+		cur = pick(*now, slice);
+	}
+	return cur;
+}
+
+static void add_capped(int i, uint32_t weight, uint32_t cap)
+{
+	add(i, weight);
+	struct sched_params p = fx.e[i].p;
+	p.cpu_cap_pct = cap;
+	assert_int_equal(sched_set_params(&fx.s, &fx.e[i], &p, 0), FS_OK);
+}
+
+/* Two busy domains, one capped at 10%, run until the capped one has just
+ * been released from its cap and waits below SVT. */
+static uint64_t lagging_released_domain(uint64_t *slice)
+{
+	setup(2000);
+	add_capped(0, 256, 10);
+	add(1, 256);
+	sched_wake(&fx.s, &fx.e[0], 0);
+	sched_wake(&fx.s, &fx.e[1], 0);
+	uint64_t now = 0;
+	pick(0, slice);
+	run_until(&now, slice, 50 * MS);
+	while (!(fx.e[0].state == SCHED_READY &&
+	         (int64_t)(sched_svt(&fx.s) - fx.e[0].avt) > 0))
+		run_until(&now, slice, now + 1000);
+	return now;
+}
+
+static void test_raising_weight_of_a_lagging_domain_banks_no_credit(void **st)
+{
+	(void)st;
+	uint64_t slice, now = lagging_released_domain(&slice);
+	struct sched_params p = fx.e[0].p;
+	p.cpu_weight = 65535;
+	p.cpu_cap_pct = 0;
+	/* it may lag at most one allowance in its new, much smaller,
+	 * virtual time; before the fix this panicked in sched_check() */
+	assert_int_equal(sched_set_params(&fx.s, &fx.e[0], &p, now), FS_OK);
+	uint64_t allow = (2000 * US << SCHED_VT_SCALE_SHIFT) / 65535;
+	assert_true((int64_t)(fx.e[0].avt - (sched_svt(&fx.s) - allow)) >= 0);
+	assert_null(sched_check(&fx.s));
+	/* and from here on it gets 65535/65791 of the CPU, no more */
+	uint64_t t0 = now;
+	struct sched_counters c0, c1;
+	sched_counters(&fx.s, &fx.e[0], now, &c0);
+	pick(now, &slice);
+	run_until(&now, &slice, now + 2000 * MS);
+	sched_counters(&fx.s, &fx.e[0], now, &c1);
+	double share = (double)(c1.cpu_ns - c0.cpu_ns) / (double)(now - t0);
+	assert_true(share <= 65535.0 / 65791 + 0.005);
+}
+
+static void test_lowering_ctx_allow_reclamps_every_domain(void **st)
+{
+	(void)st;
+	uint64_t slice, now = lagging_released_domain(&slice);
+	struct sched_config cfg = { .ctx_allow_us = 100 };
+	assert_int_equal(sched_set_config(&fx.s, &cfg, now), FS_OK);
+	uint64_t allow = (100 * US << SCHED_VT_SCALE_SHIFT) / 256;
+	assert_true((int64_t)(fx.e[0].avt - (sched_svt(&fx.s) - allow)) >= 0);
+	assert_null(sched_check(&fx.s));
+}
+
+static void test_capped_domain_waking_with_few_tokens_waits_for_half_a_period(void **st)
+{
+	(void)st;
+	setup(2000);
+	add_capped(0, 256, 20);
+	sched_wake(&fx.s, &fx.e[0], 0);
+	uint64_t slice;
+	pick(0, &slice); /* 2.5 ms until the bucket is empty */
+	uint64_t now = slice - 1;
+	sched_block(&fx.s, &fx.e[0], now); /* 1 ns of tokens left */
+	pick(now, &slice);
+	sched_wake(&fx.s, &fx.e[0], now + 1);
+	/* not a nanosecond sliver: held back until half a period's worth
+	 * (1 ms of CPU at 20%) has refilled */
+	assert_int_equal(fx.e[0].state, SCHED_THROTTLED);
+	assert_null(pick(now + 1, &slice));
+	assert_true(slice >= 4 * MS);
+	now += 1 + slice;
+	assert_ptr_equal(pick(now, &slice), &fx.e[0]);
+	assert_true(slice >= 1000 * US);
+}
+
+static void test_sleeper_is_clamped_after_a_lone_guest_ran_for_428_days(void **st)
+{
+	(void)st;
+	setup(2000);
+	add(0, 1); /* weight 1: virtual time runs 256x faster than real */
+	add(1, 256);
+	sched_wake(&fx.s, &fx.e[0], 0);
+	uint64_t slice;
+	assert_ptr_equal(pick(0, &slice), &fx.e[0]);
+	assert_int_equal(slice, SCHED_SLICE_INF); /* alone: no timer */
+	/* 3.7e16 ns moves A by 9.5e18 > 2^63: no comparison may wrap */
+	uint64_t now = 37000000000000000ull;
+	sched_wake(&fx.s, &fx.e[1], now);
+	assert_true(fx.e[1].avt == sched_svt(&fx.s));
+	struct sched_entity *cur = pick(now, &slice);
+	assert_true(slice <= 4 * MS + 2 || cur == &fx.e[1]);
+	assert_null(sched_check(&fx.s));
+}
+
+static void test_preempt_claim_is_dropped_when_the_waker_blocks_first(void **st)
+{
+	(void)st;
+	setup(2000);
+	add(0, 256);
+	add(1, 256);
+	add(2, 256);
+	struct sched_params p = fx.e[1].p;
+	p.warp_us = 10000;
+	sched_set_params(&fx.s, &fx.e[1], &p, 0);
+	sched_wake(&fx.s, &fx.e[0], 0);
+	assert_ptr_equal(pick(0, NULL), &fx.e[0]);
+	assert_true(sched_wake(&fx.s, &fx.e[1], 10 * US)); /* claims */
+	sched_block(&fx.s, &fx.e[1], 10 * US);              /* and leaves */
+	sched_wake(&fx.s, &fx.e[2], 10 * US); /* unwarped: ties at best */
+	/* the allowance protects the runner again: no switch */
+	assert_ptr_equal(pick(10 * US, NULL), &fx.e[0]);
+}
+
 static void test_charging_is_exact_with_no_rounding_loss(void **st)
 {
 	(void)st;
@@ -165,6 +301,10 @@ static void test_unwarped_waker_waits_warped_waker_preempts_at_once(void **st)
 	pick(now, NULL);
 	sched_wake(&fx.s, &fx.e[2], now + 1 * MS); /* before U has passed */
 	assert_false(fx.e[2].warped);
+	sched_block(&fx.s, &fx.e[2], now + 1 * MS);
+	pick(now + 1 * MS, NULL);
+	sched_wake(&fx.s, &fx.e[2], now + 5 * MS); /* U has passed */
+	assert_true(fx.e[2].warped);
 }
 
 static void test_cap_throttles_and_releases_exactly(void **st)
@@ -245,8 +385,12 @@ static void test_bad_parameters_are_refused_and_change_nothing(void **st)
 	add(0, 256);
 	struct sched_params p;
 	sched_params_default(&p);
+	struct sched_entity before = fx.e[0];
 	p.cpu_weight = 0;
+	p.cpu_cap_pct = 50;
+	p.warp_us = 1000;
 	assert_int_equal(sched_set_params(&fx.s, &fx.e[0], &p, 0), FS_ERANGE);
+	assert_memory_equal(&before, &fx.e[0], sizeof(before));
 	p.cpu_weight = 65536;
 	assert_int_equal(sched_params_check(&p), FS_ERANGE);
 	p.cpu_weight = 256;
@@ -313,14 +457,25 @@ static void test_check_catches_a_corrupted_heap(void **st)
 	for (int i = 0; i < 4; i++)
 		sched_wake(&fx.s, &fx.e[i], (uint64_t)i);
 	assert_null(sched_check(&fx.s));
-	fx.s.heap[0][0].key += 1u << 30; /* break heap order behind its back */
-	assert_non_null(sched_check(&fx.s));
+	/* swap the first two slots, keeping keys and positions coherent:
+	 * only the heap order is wrong (equal keys, FIFO sequence broken) */
+	struct sched_slot t = fx.s.heap[0][0];
+	fx.s.heap[0][0] = fx.s.heap[0][1];
+	fx.s.heap[0][1] = t;
+	fx.s.pos[0][fx.s.heap[0][0].h] = 0;
+	fx.s.pos[0][fx.s.heap[0][1].h] = 1;
+	assert_string_equal(sched_check(&fx.s), "heap order broken");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_charging_is_exact_with_no_rounding_loss),
+		cmocka_unit_test(test_raising_weight_of_a_lagging_domain_banks_no_credit),
+		cmocka_unit_test(test_lowering_ctx_allow_reclamps_every_domain),
+		cmocka_unit_test(test_capped_domain_waking_with_few_tokens_waits_for_half_a_period),
+		cmocka_unit_test(test_sleeper_is_clamped_after_a_lone_guest_ran_for_428_days),
+		cmocka_unit_test(test_preempt_claim_is_dropped_when_the_waker_blocks_first),
 		cmocka_unit_test(test_idle_cpu_is_charged_to_idle_and_needs_no_timer),
 		cmocka_unit_test(test_two_equal_domains_alternate_every_allowance),
 		cmocka_unit_test(test_sleeper_banks_no_credit),
