@@ -47,12 +47,11 @@
  * or a throttle is compared through SVT's advance since it left (see
  * vt_clamp), so no comparison spans more than 2^63.
  */
-#include "sched.h"
+#include "sched_internal.h"
 
 #include "fs_assert.h"
 #include "fs_errors.h"
 
-#define NO_IDX UINT32_MAX
 #define CENTI 100 /* cap tokens are centi-ns: refill pct/ns, spend 100/ns */
 
 #ifdef FS_DEBUG
@@ -61,34 +60,8 @@
 #define CHECK(s) ((void)0)
 #endif
 
-/* ---- wrap-safe virtual time ------------------------------------------ */
-
-static inline int64_t vt_diff(uint64_t a, uint64_t b)
-{
-	return (int64_t)(a - b);
-}
-
-static inline uint64_t eff_vt(const struct sched_entity *e)
-{
-	return e->warped ? e->avt - e->warp_vt : e->avt;
-}
-
-/* C in the virtual time of an entity of weight w. */
-static inline uint64_t allow_vt(const struct sched *s, uint32_t w)
-{
-	return (s->ctx_allow_ns << SCHED_VT_SCALE_SHIFT) / w;
-}
-
 /* ---- heaps --------------------------------------------------------------- */
 
-enum heap_id { H_READY, H_RUNNABLE, H_THROTTLE };
-
-static inline bool slot_less(const struct sched_slot *a,
-                             const struct sched_slot *b)
-{
-	int64_t d = vt_diff(a->key, b->key);
-	return d < 0 || (d == 0 && (int32_t)(a->seq - b->seq) < 0);
-}
 
 static inline void heap_place(struct sched_slot *v, uint32_t *pos, uint32_t i,
                               struct sched_slot x)
@@ -97,10 +70,6 @@ static inline void heap_place(struct sched_slot *v, uint32_t *pos, uint32_t i,
 	pos[x.h] = i;
 }
 
-/* 4-ary heaps: half the depth of a binary heap, and a node's four 16-byte
- * children fill one 64-byte cache line, so a sift costs about one cache miss
- * per level, 8 levels at 65536 entities. */
-#define HEAP_D 4u
 
 static void sift_up(struct sched_slot *v, uint32_t *pos, uint32_t i)
 {
@@ -133,12 +102,6 @@ static void sift_down(struct sched_slot *v, uint32_t *pos, uint32_t n,
 		i = m;
 	}
 	heap_place(v, pos, i, x);
-}
-
-static inline bool in_heap(const struct sched *s, enum heap_id h,
-                           const struct sched_entity *e)
-{
-	return s->pos[h][e->h] != NO_IDX;
 }
 
 static void heap_insert(struct sched *s, enum heap_id h, struct sched_entity *e,
@@ -772,82 +735,3 @@ uint32_t sched_nr_runnable(const struct sched *s)
 	return s->n_heap[H_RUNNABLE] + s->n_heap[H_THROTTLE];
 }
 
-/* ---- verification -------------------------------------------------------- */
-
-static const char *check_heap(const struct sched *s, enum heap_id h)
-{
-	const struct sched_slot *v = s->heap[h];
-	uint32_t n = s->n_heap[h];
-	for (uint32_t i = 0; i < n; i++) {
-		if (v[i].h >= s->cap || !s->ents[v[i].h])
-			return "heap slot without entity";
-		struct sched_entity *e = s->ents[v[i].h];
-		if (e->h != v[i].h || s->pos[h][e->h] != i)
-			return "entity heap position disagrees with its slot";
-		if (i > 0 && slot_less(&v[i], &v[(i - 1) / HEAP_D]))
-			return "heap order broken";
-		switch (h) {
-		case H_READY:
-			if (e->state != SCHED_READY)
-				return "ready heap holds a non-READY entity";
-			if (v[i].key != eff_vt(e))
-				return "ready heap key is not E";
-			break;
-		case H_RUNNABLE:
-			if (e->state != SCHED_READY && e->state != SCHED_RUNNING)
-				return "runnable heap holds a non-runnable entity";
-			if (v[i].key != e->avt)
-				return "runnable heap key is not A";
-			if (vt_diff(e->avt, s->svt -
-			                        allow_vt(s, e->p.cpu_weight)) < 0)
-				return "runnable entity more than C below SVT "
-				       "(banked credit)";
-			if (e->state == SCHED_READY && !in_heap(s, H_READY, e))
-				return "READY entity missing from ready heap";
-			break;
-		case H_THROTTLE:
-			if (e->state != SCHED_THROTTLED)
-				return "throttle heap holds a non-THROTTLED entity";
-			if (v[i].key != e->release_at)
-				return "throttle heap key is not release time";
-			if (in_heap(s, H_READY, e) || in_heap(s, H_RUNNABLE, e))
-				return "THROTTLED entity in a run heap";
-			break;
-		}
-		if (e->avt_rem >= e->p.cpu_weight)
-			return "virtual time remainder not below weight";
-		if (e->warped && (!e->warp_vt ||
-		                  e->warp_used_ns >= e->warp_limit_ns))
-			return "warped beyond its limit";
-		if (e->cap_tokens_max &&
-		    e->cap_tokens > (int64_t)e->cap_tokens_max)
-			return "cap bucket above capacity";
-	}
-	return 0;
-}
-
-const char *sched_check(const struct sched *s)
-{
-	const char *why;
-	if ((why = check_heap(s, H_READY)) || (why = check_heap(s, H_RUNNABLE)) ||
-	    (why = check_heap(s, H_THROTTLE)))
-		return why;
-	if (s->n_heap[H_RUNNABLE] != s->n_heap[H_READY] + (s->cur ? 1u : 0u))
-		return "runnable count != ready + running";
-	if (s->n_heap[H_RUNNABLE] + s->n_heap[H_THROTTLE] > s->n_entities)
-		return "more queued entities than registered";
-	if (s->n_entities + s->n_free != s->cap)
-		return "handle accounting broken";
-	if (s->cur) {
-		if (s->cur->state != SCHED_RUNNING)
-			return "current entity not RUNNING";
-		if (in_heap(s, H_READY, s->cur) ||
-		    !in_heap(s, H_RUNNABLE, s->cur))
-			return "current entity in the wrong heaps";
-	}
-	if (s->last < s->start)
-		return "clock before start";
-	if (s->busy_ns + s->idle_ns != s->last - s->start)
-		return "busy + idle != elapsed time";
-	return 0;
-}

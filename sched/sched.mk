@@ -1,2 +1,2 @@
 # sched/: the BVT scheduler, part of the portable core (mk/portable.mk).
-PORTABLE_SRCS += sched/sched.c
+PORTABLE_SRCS += sched/sched.c sched/sched_check.c
