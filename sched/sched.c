@@ -442,16 +442,18 @@ int sched_set_config(struct sched *s, const struct sched_config *cfg, ns_t now)
 	s->cfg = *cfg;
 	s->ctx_allow_ns = cfg->ctx_allow_us * NS_PER_US;
 	/* A smaller C shrinks everyone's allowed lag: re-clamp every runnable
-	 * entity. O(n log n), but C changes only by operator action. */
+	 * entity. Walks the handle table, which re-keying does not reorder:
+	 * O(n log n), and C changes only by operator action. */
 	svt_update(s);
-	for (uint32_t i = 0; i < s->n_heap[H_RUNNABLE]; i++) {
-		struct sched_entity *e = s->ents[s->heap[H_RUNNABLE][i].h];
+	for (uint32_t h = 0; h < s->cap; h++) {
+		struct sched_entity *e = s->ents[h];
+		if (!e || (e->state != SCHED_READY && e->state != SCHED_RUNNING))
+			continue;
 		if (!vt_clamp(s, e, allow_vt(s, e->p.cpu_weight), false))
 			continue;
 		heap_rekey(s, H_RUNNABLE, e, e->avt);
 		if (e->state == SCHED_READY)
 			heap_rekey(s, H_READY, e, eff_vt(e));
-		i = (uint32_t)-1; /* positions moved: rescan (rare) */
 	}
 	CHECK(s);
 	return FS_OK;
