@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tools/common/rng.h"
+
 #include "accounting/crc32c.h"
 
 /* Bit-at-a-time reference straight from the polynomial. */
@@ -31,10 +33,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return rng_next(&rng_state);
 }
 
 static void standard_check_value_matches_rfc3720(void **state)

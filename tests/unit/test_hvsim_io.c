@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tools/common/rng.h"
+
 #include "tools/hvsim/scenario.h"
 #include "tools/hvsim/sim.h"
 
@@ -300,18 +302,18 @@ static void test_burst_gives_rate_times_t_plus_capacity_plus_burst(void **st)
 static void test_cpu_plus_idle_is_duration_exactly_with_io_domains(void **st)
 {
 	(void)st;
-	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	uint64_t rng = 0x9e3779b97f4a7c15ull, seed;
 	for (int iter = 0; iter < 40; iter++) {
 		struct scenario sc;
 		struct sim_result r;
 		scenario_init(&sc);
-		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		seed = rng_next(&rng);
 		sc.duration_ms = 1 + (seed >> 33) % 200;
 		size_t n = 1 + (seed >> 20) % 5;
 		for (size_t i = 0; i < n; i++) {
 			char name[16];
 			snprintf(name, sizeof(name), "d%zu", i);
-			seed = seed * 6364136223846793005ull + 1;
+			seed = rng_next(&rng);
 			uint64_t x = seed >> 16;
 			if (x % 3 == 0) {
 				add(&sc, cpu_dom(name, 1 + (uint32_t)(x % 1000)));

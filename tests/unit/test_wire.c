@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "tools/common/rng.h"
+
 #include "accounting/crc32c.h"
 #include "accounting/wire.h"
 #include "fs_errors.h"
@@ -23,10 +25,7 @@ static uint64_t rng_state = 0x243F6A8885A308D3ull;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return rng_next(&rng_state);
 }
 
 /* ---- Sample messages: every type, every op, every event kind ---- */
