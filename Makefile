@@ -20,6 +20,7 @@ B := build
 include mk/flags.mk
 include sched/sched.mk
 include accounting/accounting.mk
+include hypervisor/common/common.mk
 include mk/portable.mk
 include tools/hvsim/hvsim.mk
 include tests/tests.mk

@@ -514,6 +514,8 @@ void sched_block(struct sched *s, struct sched_entity *e, ns_t now)
 	e->state = SCHED_BLOCKED;
 	if (s->preempt == e)
 		s->preempt = 0;
+	if (s->yielded == e)
+		s->yielded = 0;
 	CHECK(s);
 }
 
@@ -560,6 +562,14 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
 		s->preempt = e;
 	CHECK(s);
 	return first;
+}
+
+void sched_yield(struct sched *s, struct sched_entity *e, ns_t now)
+{
+	if (e->state != SCHED_RUNNING || s->cur != e)
+		return;
+	sched_charge(s, now);
+	s->yielded = e;
 }
 
 int sched_set_params(struct sched *s, struct sched_entity *e,
@@ -658,11 +668,14 @@ struct sched_entity *sched_pick(struct sched *s, ns_t now, uint64_t *slice_ns)
 		int64_t d = vt_diff(eff_vt(c), eff_vt(top));
 		/* the woken entity's exemption from C holds only while it
 		 * still heads the queue */
-		if (s->preempt == top ? d > 0
-		                      : d > (int64_t)allow_vt(s, c->p.cpu_weight))
+		if (s->yielded == c ? d >= 0
+		    : s->preempt == top
+		        ? d > 0
+		        : d > (int64_t)allow_vt(s, c->p.cpu_weight))
 			next = top;
 	}
 	s->preempt = 0;
+	s->yielded = 0;
 
 	if (next != c) {
 		if (c) {

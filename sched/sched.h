@@ -147,6 +147,7 @@ struct sched {
 	uint32_t n_entities;
 	struct sched_entity *cur;     /* RUNNING entity or NULL (idle) */
 	struct sched_entity *preempt; /* woken entity owed the CPU at once */
+	struct sched_entity *yielded; /* running entity that waived C */
 	ns_t start, last;             /* creation time, last charge time */
 	uint64_t busy_ns, idle_ns;          /* charged to entities, to idle */
 	uint64_t svt;                 /* last computed SVT, never decreases */
@@ -188,6 +189,13 @@ int sched_set_config(struct sched *s, const struct sched_config *cfg, ns_t now);
  * woken entity must preempt the running one at once (exempt from the
  * context-switch allowance); the caller calls sched_pick() either way. */
 bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now);
+
+/* The running entity `e` gives up the rest of its context-switch allowance:
+ * the next sched_pick() hands the CPU to the head of the queue if its E is
+ * at or below e's (ties go to the waiting entity), and keeps e only if it
+ * is still strictly first. No-op if e is not running. Yielding never earns
+ * anything: virtual time is charged as always. */
+void sched_yield(struct sched *s, struct sched_entity *e, ns_t now);
 
 /* Runnable -> blocked (no-op if blocked). Ends any warp. */
 void sched_block(struct sched *s, struct sched_entity *e, ns_t now);

@@ -239,6 +239,38 @@ static void test_two_equal_domains_alternate_every_allowance(void **st)
 	}
 }
 
+static void test_yield_hands_over_only_when_the_other_is_not_behind(void **st)
+{
+	(void)st;
+	setup(2000);
+	add(0, 256);
+	add(1, 256);
+	sched_wake(&fx.s, &fx.e[0], 0);
+	sched_wake(&fx.s, &fx.e[1], 0);
+	uint64_t slice, now = 0;
+	struct sched_entity *a = pick(now, &slice);
+	struct sched_entity *b = a == &fx.e[0] ? &fx.e[1] : &fx.e[0];
+	/* a yields at once: E equal, the tie goes to the waiting one */
+	sched_yield(&fx.s, a, now);
+	assert_ptr_equal(pick(now, &slice), b);
+	/* b runs 1 ms and yields: a is now behind it and takes over */
+	now += 1 * MS;
+	sched_yield(&fx.s, b, now);
+	assert_ptr_equal(pick(now, &slice), a);
+	/* a runs 3 ms (2 ms ahead of b) and yields: b takes over */
+	now += 3 * MS;
+	sched_yield(&fx.s, a, now);
+	assert_ptr_equal(pick(now, &slice), b);
+	/* b, 2 ms behind, yields at once: it is still strictly first, so it
+	 * keeps the CPU, and a yield earns it nothing */
+	sched_yield(&fx.s, b, now);
+	assert_ptr_equal(pick(now, &slice), b);
+	assert_int_equal(slice, 4 * MS + 1);
+	/* a waiter that yields is a no-op */
+	sched_yield(&fx.s, a, now);
+	assert_ptr_equal(pick(now, &slice), b);
+}
+
 static void test_sleeper_banks_no_credit(void **st)
 {
 	(void)st;
@@ -471,6 +503,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_charging_is_exact_with_no_rounding_loss),
+		cmocka_unit_test(test_yield_hands_over_only_when_the_other_is_not_behind),
 		cmocka_unit_test(test_raising_weight_of_a_lagging_domain_banks_no_credit),
 		cmocka_unit_test(test_lowering_ctx_allow_reclamps_every_domain),
 		cmocka_unit_test(test_capped_domain_waking_with_few_tokens_waits_for_half_a_period),

@@ -1,0 +1,78 @@
+/*
+ * Domain and hypervisor settings: one definition of every key, its range and
+ * its error message, shared by the config tool (tools/fsconfig, which reads
+ * the INI file) and the hypervisor (which reads the same keys from multiboot
+ * command lines). Portable: freestanding, no libc, caller-owned memory.
+ *
+ * A module command line is a list of space-separated `key=value` tokens:
+ *
+ *     name=voip image=waker memory_mb=4 cpu_weight=256 warp_us=20000
+ *     arg.period_us=10000 arg.burst_us=800
+ *
+ * Tokens without '=' (the module path GRUB or QEMU may put first) are
+ * skipped. `arg.K=V` tokens are the guest's arguments, handed to it as
+ * "K=V K=V" in struct fs_domain_info. Values are [A-Za-z0-9_.:/+-] only, so a
+ * command line survives GRUB's and QEMU's quoting (QEMU splits -initrd on
+ * commas). The hypervisor's own command line uses the [hypervisor] keys.
+ */
+#ifndef DOMCFG_H
+#define DOMCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hypercall.h"
+#include "sched/sched.h"
+
+#define DOMCFG_MEMORY_MB_MIN 1u
+#define DOMCFG_MEMORY_MB_MAX 65536u
+#define DOMCFG_MEMORY_MB_DEFAULT 4u
+#define DOMCFG_CMDLINE_MAX 1024u
+
+struct domain_settings {
+	char name[FS_NAME_MAX + 1];
+	char image[FS_NAME_MAX + 1]; /* image name, informational in the hv */
+	uint32_t memory_mb;
+	struct sched_params sp;
+	char args[FS_ARGS_MAX + 1]; /* "k=v k=v", no leading/trailing space */
+};
+
+struct hv_settings {
+	struct sched_config sc;   /* ctx_allow_us */
+	uint64_t run_ms;          /* 0: run until shut down */
+	uint32_t loglevel;        /* 0 error .. 3 debug; default 2 (info) */
+	uint32_t bench_native_ms; /* >0: time the native work loop first */
+};
+
+void domcfg_default(struct domain_settings *d);
+void hvcfg_default(struct hv_settings *h);
+
+/* Apply one key (klen bytes) = value (vlen bytes). 0, or a negative FS_E*
+ * with *why set to a static message naming the problem. `arg.K` keys append
+ * to args. The name key is "name"; "image" sets the image name. */
+int domcfg_set(struct domain_settings *d, const char *key, size_t klen,
+               const char *val, size_t vlen, const char **why);
+int hvcfg_set(struct hv_settings *h, const char *key, size_t klen,
+              const char *val, size_t vlen, const char **why);
+
+/* Cross-field checks once all keys are set (a name is required). */
+int domcfg_check(const struct domain_settings *d, const char **why);
+
+/* Parse a whole command line into `d` (already defaulted) or `h`. On error,
+ * *why says what and *bad_off is the offset of the offending token. */
+int domcfg_parse_cmdline(struct domain_settings *d, const char *line,
+                         const char **why, size_t *bad_off);
+int hvcfg_parse_cmdline(struct hv_settings *h, const char *line,
+                        const char **why, size_t *bad_off);
+
+/* Format `d` as a module command line (every key, canonical order) into
+ * buf; returns the length, or FS_E2BIG if it does not fit. */
+int domcfg_format_cmdline(const struct domain_settings *d, char *buf,
+                          size_t len);
+int hvcfg_format_cmdline(const struct hv_settings *h, char *buf, size_t len);
+
+/* Whether c may appear in a value / a name. */
+int domcfg_value_char(char c);
+int domcfg_name_char(char c);
+
+#endif
