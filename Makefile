@@ -22,6 +22,7 @@ include sched/sched.mk
 include accounting/accounting.mk
 include hypervisor/common/common.mk
 include mk/portable.mk
+include hypervisor/hypervisor.mk
 include tools/hvsim/hvsim.mk
 include tests/tests.mk
 include bench/bench.mk

@@ -23,7 +23,7 @@ GCC_INC := $(shell $(CC) -print-file-name=include)
 FREE_CFLAGS := -std=c11 -O2 -g $(WARN) $(INC) -ffreestanding -nostdlib \
         -fno-builtin -mno-red-zone -mgeneral-regs-only -nostdinc \
         -isystem $(GCC_INC) -fno-stack-protector -fno-pic -fno-pie \
-        -fno-asynchronous-unwind-tables
+        -fno-asynchronous-unwind-tables -mcmodel=kernel
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
         -fno-omit-frame-pointer

@@ -78,6 +78,7 @@ void domcfg_default(struct domain_settings *d)
 	d->image[0] = 0;
 	d->args[0] = 0;
 	d->memory_mb = DOMCFG_MEMORY_MB_DEFAULT;
+	d->count = 1;
 	sched_params_default(&d->sp);
 }
 
@@ -87,6 +88,7 @@ void hvcfg_default(struct hv_settings *h)
 	h->run_ms = 0;
 	h->loglevel = 2;
 	h->bench_native_ms = 0;
+	h->poison_free = 0;
 }
 
 #define TP_MAX SCHED_TIME_PARAM_MAX_US
@@ -162,6 +164,13 @@ int domcfg_set(struct domain_settings *d, const char *key, size_t klen,
 			d->memory_mb = (uint32_t)x;
 		return rc;
 	}
+	if (keyeq(key, klen, "count")) {
+		rc = num(val, vlen, 1, DOMCFG_COUNT_MAX, &x, why,
+		         "count must be an integer 1..4096");
+		if (!rc)
+			d->count = (uint32_t)x;
+		return rc;
+	}
 	if (keyeq(key, klen, "cpu_weight")) {
 		rc = num(val, vlen, SCHED_WEIGHT_MIN, SCHED_WEIGHT_MAX, &x, why,
 		         "cpu_weight must be an integer 1..65535");
@@ -185,7 +194,7 @@ int domcfg_set(struct domain_settings *d, const char *key, size_t klen,
 	if (keyeq(key, klen, "unwarp_us"))
 		return num(val, vlen, 0, TP_MAX, &d->sp.unwarp_us, why,
 		           "unwarp_us must be an integer 0..3600000000");
-	*why = "unknown domain key (known: name image memory_mb cpu_weight "
+	*why = "unknown domain key (known: name image memory_mb count cpu_weight "
 	       "cpu_cap_pct warp_us warp_limit_us unwarp_us arg.KEY)";
 	return FS_ENOENT;
 }
@@ -216,8 +225,14 @@ int hvcfg_set(struct hv_settings *h, const char *key, size_t klen,
 			h->bench_native_ms = (uint32_t)x;
 		return rc;
 	}
+	if (keyeq(key, klen, "poison_free")) {
+		rc = num(val, vlen, 0, 1, &x, why, "poison_free must be 0 or 1");
+		if (!rc)
+			h->poison_free = (uint32_t)x;
+		return rc;
+	}
 	*why = "unknown hypervisor key (known: ctx_allow_us run_ms loglevel "
-	       "bench_native_ms)";
+	       "bench_native_ms poison_free)";
 	return FS_ENOENT;
 }
 
@@ -226,6 +241,14 @@ int domcfg_check(const struct domain_settings *d, const char **why)
 	if (!d->name[0]) {
 		*why = "a domain needs a name";
 		return FS_EINVAL;
+	}
+	/* NAME-NNNN must still fit: a suffix of '-' and the digits of count */
+	size_t digits = 0;
+	for (uint32_t c = d->count; c; c /= 10)
+		digits++;
+	if (d->count > 1 && cstrlen(d->name) + 1 + digits > FS_NAME_MAX) {
+		*why = "name too long for count: NAME-N must fit 31 characters";
+		return FS_ERANGE;
 	}
 	if (sched_params_check(&d->sp)) {
 		*why = "scheduler parameters out of range";
@@ -365,6 +388,8 @@ int domcfg_format_cmdline(const struct domain_settings *d, char *buf,
 		sb_str(&b, d->image);
 	}
 	sb_kv(&b, "memory_mb", d->memory_mb);
+	if (d->count > 1)
+		sb_kv(&b, "count", d->count);
 	sb_kv(&b, "cpu_weight", d->sp.cpu_weight);
 	sb_kv(&b, "cpu_cap_pct", d->sp.cpu_cap_pct);
 	sb_kv(&b, "warp_us", d->sp.warp_us);
@@ -394,5 +419,7 @@ int hvcfg_format_cmdline(const struct hv_settings *h, char *buf, size_t len)
 	sb_kv(&b, "loglevel", h->loglevel);
 	if (h->bench_native_ms)
 		sb_kv(&b, "bench_native_ms", h->bench_native_ms);
+	if (h->poison_free)
+		sb_kv(&b, "poison_free", h->poison_free);
 	return sb_end(&b);
 }

@@ -28,11 +28,13 @@
 #define DOMCFG_MEMORY_MB_MAX 65536u
 #define DOMCFG_MEMORY_MB_DEFAULT 4u
 #define DOMCFG_CMDLINE_MAX 1024u
+#define DOMCFG_COUNT_MAX 4096u
 
 struct domain_settings {
 	char name[FS_NAME_MAX + 1];
 	char image[FS_NAME_MAX + 1]; /* image name, informational in the hv */
 	uint32_t memory_mb;
+	uint32_t count; /* this many domains NAME-001.. from one line; 1: NAME */
 	struct sched_params sp;
 	char args[FS_ARGS_MAX + 1]; /* "k=v k=v", no leading/trailing space */
 };
@@ -42,6 +44,7 @@ struct hv_settings {
 	uint64_t run_ms;          /* 0: run until shut down */
 	uint32_t loglevel;        /* 0 error .. 3 debug; default 2 (info) */
 	uint32_t bench_native_ms; /* >0: time the native work loop first */
+	uint32_t poison_free;     /* 1: fill free RAM with 0xa5 at boot */
 };
 
 void domcfg_default(struct domain_settings *d);

@@ -1,0 +1,379 @@
+/*
+ * The CPU's run loop, tickless, and exact accounting of every nanosecond.
+ *
+ * Entry points: trap_entry (interrupts, exceptions) and syscall_entry_c
+ * (hypercalls). Each returns the frame to resume; schedule() picks it.
+ *
+ * Time. Wall time is the TSC since boot (arch_now_ns). Time in the
+ * hypervisor's own work -- interrupt handling and the decision and switch
+ * path -- is an "hv segment": it starts at hv_enter() and ends when
+ * schedule() hands the CPU back, and is added to hv_total. The scheduler's
+ * clock is wall time minus hv_total, frozen during a segment, so everything
+ * outside segments is charged by sched/ to exactly one domain or to idle,
+ * and
+ *     sum(domain cpu_ns) + idle_ns + hv_ns == elapsed_ns
+ * holds exactly. A hypercall's own work is charged to the calling domain
+ * (refusing a hostile guest's calls costs it, not its neighbours); only
+ * when the call blocks, yields or ends the domain does an hv segment start.
+ *
+ * Tickless. After every decision the APIC timer is armed for the earliest
+ * of: the slice sched_pick() returned, the first blocked domain's wake-up
+ * time, and the end of the run. No other timer interrupt exists.
+ */
+#include "core/run.h"
+
+#include "arch/x86_64/asm.h"
+
+#include "core/lib.h"
+#include "core/log.h"
+#include "core/mm.h"
+#include "core/param.h"
+#include "fs_errors.h"
+
+static struct sched S;
+static uint64_t S_mem[(MAX_DOMAINS * 80 + 64) / 8];
+static struct hv_settings cfg;
+
+static struct domain *cur;   /* domain whose state is on the CPU, or NULL */
+static bool in_hv;
+static ns_t hv_start, hv_total, t_start, run_end;
+static struct domain *timer_head; /* sorted by wake_at */
+static bool started;
+static uint64_t nr_traps, nr_timer_irqs;
+
+static void hv_enter(void)
+{
+	if (!in_hv) {
+		hv_start = arch_now_ns();
+		in_hv = true;
+	}
+}
+
+static ns_t sched_now(void)
+{
+	return (in_hv ? hv_start : arch_now_ns()) - hv_total;
+}
+
+void run_init(const struct hv_settings *hv)
+{
+	cfg = *hv;
+	if (sched_mem_size(MAX_DOMAINS) > sizeof(S_mem))
+		panic("run: scheduler memory too small");
+}
+
+/* Domains created before run_start() join the scheduler there. */
+void run_add(struct domain *d)
+{
+	if (!started)
+		return;
+	int rc = sched_add(&S, &d->se, d->id, &d->cfg.sp, sched_now());
+	if (rc)
+		panic("run: sched_add %s: %d", d->cfg.name, rc);
+}
+
+static void timer_remove(struct domain *d)
+{
+	if (!d->on_timer)
+		return;
+	for (struct domain **p = &timer_head; *p; p = &(*p)->timer_next)
+		if (*p == d) {
+			*p = d->timer_next;
+			break;
+		}
+	d->on_timer = false;
+	d->timer_next = 0;
+}
+
+static void timer_insert(struct domain *d, ns_t at)
+{
+	timer_remove(d);
+	d->wake_at = at;
+	struct domain **p = &timer_head;
+	while (*p && (*p)->wake_at <= at)
+		p = &(*p)->timer_next;
+	d->timer_next = *p;
+	*p = d;
+	d->on_timer = true;
+}
+
+void run_remove(struct domain *d)
+{
+	timer_remove(d);
+	if (!started)
+		return;
+	hv_enter();
+	sched_remove(&S, &d->se, sched_now());
+}
+
+void run_snapshot_reports(struct domain *d)
+{
+	for (uint32_t i = 0; i < d->n_kv; i++) {
+		if (!d->kv[i].live)
+			continue;
+		uint64_t v = 0;
+		if (guest_read(d, &v, d->kv[i].value, 8) == FS_OK)
+			d->kv[i].value = v;
+		else
+			d->kv[i].value = 0;
+		d->kv[i].live = false;
+	}
+}
+
+void run_block(struct domain *d, ns_t deadline)
+{
+	hv_enter();
+	if (deadline != FS_TIME_NEVER)
+		timer_insert(d, deadline);
+	sched_block(&S, &d->se, sched_now());
+}
+
+void run_yield(struct domain *d)
+{
+	hv_enter();
+	sched_yield(&S, &d->se, sched_now());
+}
+
+static const char *state_name(const struct domain *d)
+{
+	if (d->state == DOM_EXITED)
+		return "exited";
+	if (d->state == DOM_KILLED)
+		return "killed";
+	return d->se.state == SCHED_BLOCKED ? "blocked" : "running";
+}
+
+/* The machine-readable report hvboot parses (docs/architecture.md). */
+static void report(void)
+{
+	ns_t now = sched_now();
+	sched_charge(&S, now);
+	log_raw("@report begin elapsed_ns=%llu idle_ns=%llu hv_ns=%llu "
+	        "tsc_hz=%llu domains=%u",
+	        (unsigned long long)(hv_start - t_start),
+	        (unsigned long long)sched_idle_ns(&S),
+	        (unsigned long long)hv_total,
+	        (unsigned long long)arch_tsc_hz(), domain_slots());
+	for (uint32_t i = 0; i < domain_slots(); i++) {
+		struct domain *d = domain_at(i);
+		struct sched_counters c;
+		sched_counters(&S, &d->se, now, &c);
+		log_raw("@domain id=%u name=%s state=%s cpu_ns=%llu "
+		        "ready_ns=%llu warped_ns=%llu dispatches=%llu "
+		        "wakeups=%llu hypercalls=%llu cpu_weight=%u "
+		        "exit_reason=%s",
+		        d->id, d->cfg.name, state_name(d),
+		        (unsigned long long)c.cpu_ns,
+		        (unsigned long long)c.ready_ns,
+		        (unsigned long long)c.warped_ns,
+		        (unsigned long long)c.dispatches,
+		        (unsigned long long)c.wakeups,
+		        (unsigned long long)d->hypercalls, d->cfg.sp.cpu_weight,
+		        d->exit_reason[0] ? d->exit_reason : "-");
+		for (uint32_t k = 0; k < d->n_kv; k++) {
+			uint64_t v = d->kv[k].value;
+			if (d->kv[k].live && guest_read(d, &v, v, 8))
+				v = 0;
+			log_raw("@kv id=%u key=%s value=%llu", d->id,
+			        d->kv[k].key, (unsigned long long)v);
+		}
+	}
+	log_raw("@report end");
+}
+
+__attribute__((noreturn)) static void finish(const char *why)
+{
+	log_info("run: %s after %llu ms; %llu decisions, %llu timer "
+	         "interrupts, %llu traps",
+	         why, (unsigned long long)((hv_start - t_start) / NS_PER_MS),
+	         (unsigned long long)sched_decisions(&S),
+	         (unsigned long long)nr_timer_irqs,
+	         (unsigned long long)nr_traps);
+	const char *bad = mm_check();
+	if (bad)
+		panic("mm: %s", bad);
+	report();
+	arch_debug_exit(0);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Decide, switch, arm the timer, leave the hv segment. Precondition:
+ * in_hv. Returns the frame to resume. */
+static struct regs *schedule(void)
+{
+	ns_t wall = hv_start;
+	if (run_end && wall >= run_end)
+		finish("run_ms reached");
+	if (!domain_alive())
+		finish("no domain left");
+	while (timer_head && timer_head->wake_at <= wall) {
+		struct domain *d = timer_head;
+		timer_head = d->timer_next;
+		d->on_timer = false;
+		d->timer_next = 0;
+		sched_wake(&S, &d->se, sched_now());
+	}
+	uint64_t slice;
+	struct sched_entity *e = sched_pick(&S, sched_now(), &slice);
+	struct domain *next = e ? domain_of(e) : 0;
+	if (next != cur) {
+		if (cur && cur->state == DOM_ALIVE)
+			arch_fpu_save(cur->fpu);
+		if (next) {
+			arch_fpu_restore(next->fpu);
+			arch_switch_space(next->pml4);
+		}
+		cur = next;
+	}
+	ns_t t_exit = arch_now_ns();
+	hv_total += t_exit - hv_start;
+	in_hv = false;
+	/* After the segment, sched time and wall time advance together, so
+	 * the slice is measured from t_exit. */
+	uint64_t until = slice;
+	if (timer_head)
+		until = min_u64(until, timer_head->wake_at > t_exit
+		                               ? timer_head->wake_at - t_exit
+		                               : 1);
+	if (run_end)
+		until = min_u64(until, run_end > t_exit ? run_end - t_exit : 1);
+	arch_timer_oneshot(until == SCHED_SLICE_INF ? UINT64_MAX : until);
+	return next ? &next->regs : arch_idle_regs();
+}
+
+__attribute__((noreturn)) void run_start(void)
+{
+	/* Elapsed time, hv time and the scheduler's clock all start here:
+	 * building the domains at boot is not part of the run. */
+	hv_enter();
+	t_start = hv_start;
+	hv_total = 0;
+	started = true;
+	if (sched_init(&S, &cfg.sc, S_mem, sizeof(S_mem), MAX_DOMAINS,
+	               sched_now()))
+		panic("run: bad scheduler configuration");
+	for (uint32_t i = 0; i < domain_slots(); i++) {
+		struct domain *d = domain_at(i);
+		if (d->state != DOM_ALIVE)
+			continue;
+		if (sched_add(&S, &d->se, d->id, &d->cfg.sp, sched_now()))
+			panic("run: sched_add %s", d->cfg.name);
+		sched_wake(&S, &d->se, sched_now());
+	}
+	if (cfg.run_ms)
+		run_end = t_start + cfg.run_ms * NS_PER_MS;
+	log_info("run: %u domains, ctx_allow %llu us, run %llu ms",
+	         domain_alive(), (unsigned long long)cfg.sc.ctx_allow_us,
+	         (unsigned long long)cfg.run_ms);
+	struct regs *r = schedule();
+	__asm__ volatile("mov %0, %%rax\n\tjmp regs_return" : : "r"(r)
+	                 : "rax", "memory");
+	__builtin_unreachable();
+}
+
+static const char *const exc_names[32] = {
+	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint",
+	"#OF overflow", "#BR bound range", "#UD invalid opcode",
+	"#NM device not available", "#DF double fault", "coprocessor overrun",
+	"#TS invalid TSS", "#NP segment not present", "#SS stack fault",
+	"#GP general protection", "#PF page fault", "reserved 15",
+	"#MF x87 floating point", "#AC alignment check", "#MC machine check",
+	"#XM SIMD floating point", "#VE virtualization", "#CP control protection",
+};
+
+static const char *exc_name(uint64_t v)
+{
+	return v < 32 && exc_names[v] ? exc_names[v] : "reserved exception";
+}
+
+static void dump_regs(const struct regs *r)
+{
+	log_err("rip=%llx cs=%llx rflags=%llx rsp=%llx ss=%llx err=%llx "
+	        "cr2=%llx",
+	        (unsigned long long)r->rip, (unsigned long long)r->cs,
+	        (unsigned long long)r->rflags, (unsigned long long)r->rsp,
+	        (unsigned long long)r->ss, (unsigned long long)r->error,
+	        (unsigned long long)0);
+	log_err("rax=%llx rbx=%llx rcx=%llx rdx=%llx rsi=%llx rdi=%llx "
+	        "rbp=%llx",
+	        (unsigned long long)r->rax, (unsigned long long)r->rbx,
+	        (unsigned long long)r->rcx, (unsigned long long)r->rdx,
+	        (unsigned long long)r->rsi, (unsigned long long)r->rdi,
+	        (unsigned long long)r->rbp);
+	log_err("r8=%llx r9=%llx r10=%llx r11=%llx r12=%llx r13=%llx "
+	        "r14=%llx r15=%llx",
+	        (unsigned long long)r->r8, (unsigned long long)r->r9,
+	        (unsigned long long)r->r10, (unsigned long long)r->r11,
+	        (unsigned long long)r->r12, (unsigned long long)r->r13,
+	        (unsigned long long)r->r14, (unsigned long long)r->r15);
+}
+
+static void guest_fault(struct domain *d, const struct regs *r)
+{
+	if (r->vector == 14) {
+		uint64_t a = arch_fault_addr();
+		domain_kill(d,
+		            "%s at rip=%llx addr=%llx (%s, %s)",
+		            exc_name(r->vector), (unsigned long long)r->rip,
+		            (unsigned long long)a,
+		            r->error & 1 ? "protection violation" : "not mapped",
+		            r->error & 16 ? "instruction fetch"
+		            : r->error & 2 ? "write"
+		                           : "read");
+	} else if (r->vector == 13) {
+		domain_kill(d, "%s at rip=%llx error=%llx (a privileged "
+		               "instruction, I/O or a bad segment)",
+		            exc_name(r->vector), (unsigned long long)r->rip,
+		            (unsigned long long)r->error);
+	} else {
+		domain_kill(d, "%s at rip=%llx error=%llx",
+		            exc_name(r->vector), (unsigned long long)r->rip,
+		            (unsigned long long)r->error);
+	}
+}
+
+struct regs *trap_entry(struct regs *r)
+{
+	hv_enter();
+	nr_traps++;
+	bool user = arch_regs_from_user(r);
+	if (user) {
+		if (!cur)
+			panic("trap from ring 3 with no current domain");
+		cur->regs = *r;
+	}
+	if (r->vector < 32) {
+		if (!user) {
+			log_err("hypervisor fault: %s", exc_name(r->vector));
+			dump_regs(r);
+			panic("%s in the hypervisor at rip=%llx cr2=%llx",
+			      exc_name(r->vector), (unsigned long long)r->rip,
+			      (unsigned long long)arch_fault_addr());
+		}
+		guest_fault(cur, r);
+	} else if (r->vector == VEC_TIMER) {
+		nr_timer_irqs++;
+		arch_timer_eoi();
+	} else if (r->vector != VEC_SPURIOUS) {
+		log_warn("unexpected interrupt vector %llu",
+		         (unsigned long long)r->vector);
+		arch_timer_eoi();
+	}
+	return schedule();
+}
+
+struct regs *syscall_entry_c(struct regs *r)
+{
+	struct domain *d = cur;
+	if (!d)
+		panic("syscall with no current domain");
+	d->regs = *r;
+	d->hypercalls++;
+	if (!hypercall(d, &d->regs))
+		return &d->regs; /* fast path: no decision needed */
+	hv_enter();
+	return schedule();
+}

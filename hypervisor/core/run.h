@@ -1,0 +1,34 @@
+/*
+ * Running domains: the glue between the CPU and sched/ (run.c), the entry
+ * points from entry.S, and the usage report.
+ */
+#ifndef CORE_RUN_H
+#define CORE_RUN_H
+
+#include "arch/x86_64/regs.h"
+#include "core/domain.h"
+#include "hypervisor/common/domcfg.h"
+
+void run_init(const struct hv_settings *hv);
+/* Start scheduling: wake every domain and enter the first. No return. */
+__attribute__((noreturn)) void run_start(void);
+
+/* Called by domain.c. */
+void run_add(struct domain *d);
+void run_remove(struct domain *d);
+void run_snapshot_reports(struct domain *d);
+
+/* Hypercall actions on the calling domain; each enters the hypervisor's
+ * own time (the rest of the call is charged to the domain). */
+void run_block(struct domain *d, ns_t deadline);
+void run_yield(struct domain *d);
+
+/* Entry points (entry.S). */
+struct regs *trap_entry(struct regs *r);
+struct regs *syscall_entry_c(struct regs *r);
+
+/* Hypercall dispatch (hypercall.c): returns true if the caller must go
+ * through the scheduler before returning to a guest. */
+bool hypercall(struct domain *d, struct regs *r);
+
+#endif
