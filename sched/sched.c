@@ -564,7 +564,7 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now)
 	return first;
 }
 
-void sched_yield(struct sched *s, struct sched_entity *e, ns_t now)
+void sched_yield_slice(struct sched *s, struct sched_entity *e, ns_t now)
 {
 	if (e->state != SCHED_RUNNING || s->cur != e)
 		return;

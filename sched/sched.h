@@ -195,7 +195,8 @@ bool sched_wake(struct sched *s, struct sched_entity *e, ns_t now);
  * at or below e's (ties go to the waiting entity), and keeps e only if it
  * is still strictly first. No-op if e is not running. Yielding never earns
  * anything: virtual time is charged as always. */
-void sched_yield(struct sched *s, struct sched_entity *e, ns_t now);
+/* (Not "sched_yield": that is POSIX's, and hosted builds link libc.) */
+void sched_yield_slice(struct sched *s, struct sched_entity *e, ns_t now);
 
 /* Runnable -> blocked (no-op if blocked). Ends any warp. */
 void sched_block(struct sched *s, struct sched_entity *e, ns_t now);

@@ -130,7 +130,7 @@ void run_block(struct domain *d, ns_t deadline)
 void run_yield(struct domain *d)
 {
 	hv_enter();
-	sched_yield(&S, &d->se, sched_now());
+	sched_yield_slice(&S, &d->se, sched_now());
 }
 
 static const char *state_name(const struct domain *d)

@@ -251,23 +251,23 @@ static void test_yield_hands_over_only_when_the_other_is_not_behind(void **st)
 	struct sched_entity *a = pick(now, &slice);
 	struct sched_entity *b = a == &fx.e[0] ? &fx.e[1] : &fx.e[0];
 	/* a yields at once: E equal, the tie goes to the waiting one */
-	sched_yield(&fx.s, a, now);
+	sched_yield_slice(&fx.s, a, now);
 	assert_ptr_equal(pick(now, &slice), b);
 	/* b runs 1 ms and yields: a is now behind it and takes over */
 	now += 1 * MS;
-	sched_yield(&fx.s, b, now);
+	sched_yield_slice(&fx.s, b, now);
 	assert_ptr_equal(pick(now, &slice), a);
 	/* a runs 3 ms (2 ms ahead of b) and yields: b takes over */
 	now += 3 * MS;
-	sched_yield(&fx.s, a, now);
+	sched_yield_slice(&fx.s, a, now);
 	assert_ptr_equal(pick(now, &slice), b);
 	/* b, 2 ms behind, yields at once: it is still strictly first, so it
 	 * keeps the CPU, and a yield earns it nothing */
-	sched_yield(&fx.s, b, now);
+	sched_yield_slice(&fx.s, b, now);
 	assert_ptr_equal(pick(now, &slice), b);
 	assert_int_equal(slice, 4 * MS + 1);
 	/* a waiter that yields is a no-op */
-	sched_yield(&fx.s, a, now);
+	sched_yield_slice(&fx.s, a, now);
 	assert_ptr_equal(pick(now, &slice), b);
 }
 
