@@ -23,6 +23,7 @@ include accounting/accounting.mk
 include hypervisor/common/common.mk
 include mk/portable.mk
 include hypervisor/hypervisor.mk
+include guests/guests.mk
 include tools/hvsim/hvsim.mk
 include tests/tests.mk
 include bench/bench.mk
