@@ -7,6 +7,7 @@ mkdir -p build/bench
 for b in "$@"; do
 	name=$(basename "$b")
 	name=${name#bench_}
+	name=${name%.py}
 	echo "== $name =="
 	"$b" "build/bench/$name.json"
 	echo

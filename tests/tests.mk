@@ -14,3 +14,8 @@ $(B)/tests/%: $(B)/san/tests/unit/%.o $(SIM_SAN_OBJS) $(B)/san/libportable.a
 
 TEST_BINS += $(UNIT_BINS)
 TEST_SCRIPTS += $(sort $(wildcard tests/cli/test_*.sh))
+
+# System tests: the real hypervisor booted in QEMU (TCG, -icount) through
+# build/bin/hvboot; Python for the JSON arithmetic (tests/system/hvtest.py).
+TEST_SCRIPTS += $(sort $(wildcard tests/system/test_*.py))
+TEST_DEPS += $(B)/hypervisor/fairshare.bin $(GUEST_IMAGES)

@@ -9,11 +9,14 @@
 #   pkg-config           locating cmocka
 #   clang libclang-rt-14-dev  libFuzzer targets (make fuzz)
 #   valgrind             instruction counts in make bench (callgrind)
-#   python3              tests/cli scripts parse hvsim's JSON
+#   python3              tests/cli scripts parse hvsim's JSON; system tests
+#   qemu-system-x86      boots the hypervisor (TCG, -icount) for make run/test
+#   grub-pc-bin grub-common xorriso mtools   grub-mkrescue builds the ISO
 set -eu
 
 PKGS="gcc make binutils libc6-dev libcmocka-dev pkg-config clang \
-libclang-rt-14-dev valgrind python3"
+libclang-rt-14-dev valgrind python3 qemu-system-x86 grub-pc-bin grub-common \
+xorriso mtools"
 
 missing=""
 for p in $PKGS; do
