@@ -25,6 +25,8 @@ include mk/portable.mk
 include hypervisor/hypervisor.mk
 include guests/guests.mk
 include tools/hvsim/hvsim.mk
+include tools/fsconfig/fsconfig.mk
+include tools/hvboot/hvboot.mk
 include tests/tests.mk
 include bench/bench.mk
 -include fuzz/fuzz.mk
