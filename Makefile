@@ -6,7 +6,9 @@
 # with ASan/UBSan for the unit tests. See mk/flags.mk for the flag sets.
 #
 #   make          build everything (default)
-#   make run      install missing packages, build, run the demo
+#   make run      install missing packages, build, boot the demo host in QEMU
+#   make run-sim  the same slices in the simulator (hvsim)
+#   make iso      build/fairshare.iso: GRUB + hypervisor + demo guests
 #   make test     install missing packages, build, run every suite
 #   make bench    benchmarks: tables on stdout, JSON under build/bench/
 #   make clean    remove build/
@@ -45,6 +47,13 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TEST_DEPS)
 	@tools/run-tests.sh $(TEST_BINS) $(TEST_SCRIPTS)
+
+# The demo host: the real hypervisor booted in QEMU (TCG, -icount, so the
+# figures are the same on any machine), its log, then the usage table.
+.PHONY: run-demo
+run-demo:
+	@echo "== Fairshare in QEMU: config/demo.conf, 5 s of virtual time =="
+	@$(B)/bin/hvboot --config config/demo.conf --show-log
 
 clean:
 	rm -rf $(B)

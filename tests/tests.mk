@@ -17,5 +17,5 @@ TEST_SCRIPTS += $(sort $(wildcard tests/cli/test_*.sh))
 
 # System tests: the real hypervisor booted in QEMU (TCG, -icount) through
 # build/bin/hvboot; Python for the JSON arithmetic (tests/system/hvtest.py).
+# (The kernel, the guest images and hvboot are part of `all`.)
 TEST_SCRIPTS += $(sort $(wildcard tests/system/test_*.py))
-TEST_DEPS += $(B)/hypervisor/fairshare.bin $(GUEST_IMAGES)

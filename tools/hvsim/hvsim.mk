@@ -11,7 +11,7 @@ $(B)/bin/hvsim: $(B)/opt/tools/hvsim/main.o $(SIM_OPT_OBJS) \
 
 ALL_TARGETS += $(B)/bin/hvsim
 
-.PHONY: run-demo
-run-demo: $(B)/bin/hvsim
+.PHONY: run-sim
+run-sim: $(B)/bin/hvsim
 	@echo "== hvsim: config/demo.scenario (BVT scheduler, 10 s simulated) =="
 	@$(B)/bin/hvsim config/demo.scenario
