@@ -289,21 +289,21 @@ static const char *exc_name(uint64_t v)
 	return v < 32 && exc_names[v] ? exc_names[v] : "reserved exception";
 }
 
-static void dump_regs(const struct regs *r)
+static void dump_regs(enum log_level lvl, const struct regs *r)
 {
-	log_err("rip=%llx cs=%llx rflags=%llx rsp=%llx ss=%llx err=%llx "
+	log_msg(lvl, "rip=%llx cs=%llx rflags=%llx rsp=%llx ss=%llx err=%llx "
 	        "cr2=%llx",
 	        (unsigned long long)r->rip, (unsigned long long)r->cs,
 	        (unsigned long long)r->rflags, (unsigned long long)r->rsp,
 	        (unsigned long long)r->ss, (unsigned long long)r->error,
-	        (unsigned long long)0);
-	log_err("rax=%llx rbx=%llx rcx=%llx rdx=%llx rsi=%llx rdi=%llx "
+	        (unsigned long long)arch_fault_addr());
+	log_msg(lvl, "rax=%llx rbx=%llx rcx=%llx rdx=%llx rsi=%llx rdi=%llx "
 	        "rbp=%llx",
 	        (unsigned long long)r->rax, (unsigned long long)r->rbx,
 	        (unsigned long long)r->rcx, (unsigned long long)r->rdx,
 	        (unsigned long long)r->rsi, (unsigned long long)r->rdi,
 	        (unsigned long long)r->rbp);
-	log_err("r8=%llx r9=%llx r10=%llx r11=%llx r12=%llx r13=%llx "
+	log_msg(lvl, "r8=%llx r9=%llx r10=%llx r11=%llx r12=%llx r13=%llx "
 	        "r14=%llx r15=%llx",
 	        (unsigned long long)r->r8, (unsigned long long)r->r9,
 	        (unsigned long long)r->r10, (unsigned long long)r->r11,
@@ -313,6 +313,9 @@ static void dump_regs(const struct regs *r)
 
 static void guest_fault(struct domain *d, const struct regs *r)
 {
+	log_warn("domain %u (%s): %s; its registers:", d->id, d->cfg.name,
+	         exc_name(r->vector));
+	dump_regs(LOG_WARN, r);
 	if (r->vector == 14) {
 		uint64_t a = arch_fault_addr();
 		domain_kill(d,
@@ -345,10 +348,15 @@ struct regs *trap_entry(struct regs *r)
 			panic("trap from ring 3 with no current domain");
 		cur->regs = *r;
 	}
-	if (r->vector < 32) {
-		if (!user) {
+	if (r->vector == 2) {
+		/* NMI: nothing raises one here; note it, blame no one. */
+		log_warn("NMI at rip=%llx", (unsigned long long)r->rip);
+	} else if (r->vector < 32) {
+		/* A double fault or machine check is never the guest's doing;
+		 * any fault in ring 0 is a hypervisor bug. */
+		if (!user || r->vector == 8 || r->vector == 18) {
 			log_err("hypervisor fault: %s", exc_name(r->vector));
-			dump_regs(r);
+			dump_regs(LOG_ERROR, r);
 			panic("%s in the hypervisor at rip=%llx cr2=%llx",
 			      exc_name(r->vector), (unsigned long long)r->rip,
 			      (unsigned long long)arch_fault_addr());
