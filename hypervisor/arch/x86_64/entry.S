@@ -73,7 +73,14 @@ isr_\vec:
 
 isr_common:
 	PUSH_GPRS
+	/* An interrupt does not clear DF or AC; a guest may have set both,
+	 * and AC = 1 would switch SMAP off in the hypervisor. (syscall clears
+	 * them through SFMASK.) POPF rather than CLAC: CLAC is #UD without
+	 * SMAP. */
 	cld
+	pushfq
+	andq $~0x40000, (%rsp)
+	popfq
 	mov %rsp, %rdi
 	call trap_entry
 	jmp regs_return
