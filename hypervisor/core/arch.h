@@ -21,6 +21,7 @@
 void arch_cpu_init(void);
 bool arch_has_smep(void);
 bool arch_has_smap(void);
+bool arch_has_umip(void);
 const char *arch_cpu_vendor(void);
 
 /* FPU/SSE state: 512-byte, 16-aligned FXSAVE areas. */
@@ -28,6 +29,7 @@ const char *arch_cpu_vendor(void);
 void arch_fpu_init_state(void *area); /* a clean state (FNINIT defaults) */
 void arch_fpu_save(void *area);
 void arch_fpu_restore(const void *area);
+void arch_segments_reset(void);
 
 /* A fresh ring-3 frame entering at rip with stack rsp. */
 void arch_user_regs(struct regs *r, uint64_t rip, uint64_t rsp);
@@ -51,6 +53,7 @@ void arch_timer_eoi(void);
 void *arch_phys_to_virt(uint64_t pa);
 uint64_t arch_virt_to_phys(const void *va); /* kernel image or direct map */
 void arch_mmu_init(uint64_t max_phys);
+uint64_t arch_dmap_limit(void); /* RAM beyond this is not used */
 uint64_t arch_kernel_space(void); /* the hypervisor's own PML4 */
 void arch_switch_space(uint64_t pml4_pa);
 

@@ -10,6 +10,7 @@
 #include "core/arch.h"
 #include "core/lib.h"
 #include "core/log.h"
+#include "hypervisor/common/domcfg.h"
 
 #define MB1_BOOT_MAGIC 0x2BADB002u
 #define MB2_BOOT_MAGIC 0x36D76289u
@@ -17,12 +18,16 @@
 static char strpool[BOOT_STRPOOL];
 static size_t strpool_used;
 
+/* Copy a NUL-terminated string of at most `max` bytes (the NUL included)
+ * into the pool; NULL if it has no NUL within `max` bytes. */
 static const char *keep_str(uint64_t pa, size_t max)
 {
 	const char *s = arch_phys_to_virt(pa);
 	size_t n = 0;
 	while (n < max && s[n])
 		n++;
+	if (n == max)
+		return 0;
 	if (strpool_used + n + 1 > sizeof(strpool))
 		panic("boot: command lines exceed the %u-byte pool", BOOT_STRPOOL);
 	char *d = strpool + strpool_used;
@@ -50,8 +55,9 @@ static void add_module(struct boot_info *bi, uint64_t s, uint64_t e,
 		panic("boot: more than %d modules", MAX_MODULES);
 	if (e < s)
 		panic("boot: module %d ends before it starts", bi->n_mods);
+	/* cmdline NULL: too long (the domain is refused with that reason) */
 	bi->mods[bi->n_mods++] = (struct boot_module){
-		s, e, cmd ? keep_str(cmd, 4096) : ""};
+		s, e, cmd ? keep_str(cmd, DOMCFG_CMDLINE_MAX) : ""};
 }
 
 struct mb1_info {
@@ -79,6 +85,8 @@ static void parse_mb1(uint64_t pa, struct boot_info *bi)
 	bi->info_start = pa;
 	bi->info_end = pa + sizeof(*mi);
 	bi->cmdline = (mi->flags & (1u << 2)) ? keep_str(mi->cmdline, 4096) : "";
+	if (!bi->cmdline)
+		panic("boot: hypervisor command line longer than 4096 bytes");
 	bi->loader_name = (mi->flags & (1u << 9))
 	                          ? keep_str(mi->boot_loader_name, 64)
 	                          : "unknown";
@@ -124,16 +132,30 @@ static void parse_mb2(uint64_t pa, struct boot_info *bi)
 		switch (t->type) {
 		case 1: /* command line */
 			bi->cmdline = keep_str(p + 8, t->size - 8);
+			if (!bi->cmdline)
+				panic("boot: unterminated command line tag");
 			break;
 		case 2: /* boot loader name */
 			bi->loader_name = keep_str(p + 8, t->size - 8);
+			if (!bi->loader_name)
+				bi->loader_name = "unknown";
 			break;
-		case 3: { /* module */
+		case 3: { /* module: start, end, command line */
+			if (t->size < 17)
+				panic("boot: multiboot2 module tag of %u bytes",
+				      t->size);
 			const uint32_t *m = (const uint32_t *)body;
+			uint32_t room = t->size - 16;
 			add_module(bi, m[0], m[1], p + 16);
+			if (bi->mods[bi->n_mods - 1].cmdline &&
+			    strlen(bi->mods[bi->n_mods - 1].cmdline) >= room)
+				panic("boot: module tag string overruns its tag");
 			break;
 		}
 		case 6: { /* memory map */
+			if (t->size < 16)
+				panic("boot: multiboot2 mmap tag of %u bytes",
+				      t->size);
 			const uint32_t *m = (const uint32_t *)body;
 			uint32_t esz = m[0];
 			if (esz < 24)

@@ -170,10 +170,14 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 		snprintf_k(why, why_len, "%s", bad);
 		return 0;
 	}
-	/* Never overcommit: the guest's frames plus its page tables (one
-	 * table frame per 2 MiB, plus PML4, PDPT and PD) must all be free. */
+	/* Never overcommit: the guest's frames plus every page-table frame
+	 * its mapping needs must be free. FS_GUEST_BASE is 2 MiB aligned, so
+	 * one PT per 2 MiB; one PD per GiB touched; one PDPT (memory_mb is at
+	 * most 64 GiB, all under PML4 entry 0); the PML4. */
 	uint64_t pages = mem >> PAGE_SHIFT;
-	uint64_t need = pages + pages / 512 + 4;
+	uint64_t pts = (mem + (2ull << 20) - 1) >> 21;
+	uint64_t pds = ((FS_GUEST_BASE + mem - 1) >> 30) - (FS_GUEST_BASE >> 30) + 1;
+	uint64_t need = pages + pts + pds + 2;
 	if (need > mm_free_frames()) {
 		snprintf_k(why, why_len,
 		           "out of memory: needs %llu frames, %llu free",
@@ -188,14 +192,27 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 	d->cfg = *s;
 	strlcpy_k(d->cfg.name, name, sizeof(d->cfg.name));
 	d->mem_bytes = mem;
-	if (space_create(d->id, &d->pml4))
-		panic("domain_create: frames vanished");
-	for (uint64_t i = 0; i < pages; i++) {
+	bool ok = space_create(d->id, &d->pml4) == FS_OK;
+	for (uint64_t i = 0; ok && i < pages; i++) {
 		uint64_t pa;
-		if (frame_alloc(d->id, FRAME_GUEST, &pa) ||
-		    space_map(d->pml4, d->id, FS_GUEST_BASE + i * PAGE_SIZE,
-		              pa))
-			panic("domain_create: frames vanished");
+		ok = frame_alloc(d->id, FRAME_GUEST, &pa) == FS_OK;
+		if (ok && space_map(d->pml4, d->id,
+		                    FS_GUEST_BASE + i * PAGE_SIZE, pa)) {
+			frame_free(pa);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		/* The arithmetic above should make this impossible; if it is
+		 * wrong, refuse the domain and give everything back. */
+		if (d->pml4)
+			space_destroy(d->pml4);
+		memset(d, 0, sizeof(*d));
+		snprintf_k(why, why_len, "out of memory while mapping %llu "
+		                         "pages (estimate %llu frames)",
+		           (unsigned long long)pages, (unsigned long long)need);
+		log_err("domain_create: page-table estimate short for %s", name);
+		return 0;
 	}
 	d->state = DOM_ALIVE;
 	const struct elf64_ehdr *eh = (const void *)img;

@@ -44,6 +44,14 @@ static void create_from_module(int idx, const struct boot_module *m)
 	const char *why;
 	size_t off;
 	domcfg_default(&s);
+	if (!m->cmdline) {
+		log_warn("module %d: refused: command line longer than %u bytes",
+		         idx, DOMCFG_CMDLINE_MAX);
+		log_raw("@refused module=%d reason=command line longer than %u "
+		        "bytes",
+		        idx, DOMCFG_CMDLINE_MAX);
+		return;
+	}
 	if (domcfg_parse_cmdline(&s, m->cmdline, &why, &off)) {
 		log_warn("module %d: refused: %s (at \"%.40s\")", idx, why,
 		         m->cmdline + off);
@@ -87,15 +95,27 @@ __attribute__((noreturn)) void kmain(uint32_t magic, uint32_t info)
 	         bi.loader, bi.loader_name, bi.n_mods, bi.cmdline);
 
 	arch_cpu_init();
-	log_info("cpu: %s, SMEP %s, SMAP %s", arch_cpu_vendor(),
+	log_info("cpu: %s, SMEP %s, SMAP %s, UMIP %s", arch_cpu_vendor(),
 	         arch_has_smep() ? "on" : "absent",
-	         arch_has_smap() ? "on" : "absent");
+	         arch_has_smap() ? "on" : "absent",
+	         arch_has_umip() ? "on" : "absent");
 
 	uint64_t max_phys = 0;
 	for (int i = 0; i < bi.n_usable; i++)
 		if (bi.usable[i].end > max_phys)
 			max_phys = bi.usable[i].end;
 	arch_mmu_init(max_phys);
+	/* RAM the direct map does not reach is left unused. */
+	for (int i = 0; i < bi.n_usable; i++) {
+		uint64_t lim = arch_dmap_limit();
+		if (bi.usable[i].end > lim) {
+			log_warn("mm: ignoring RAM above %llu GiB",
+			         (unsigned long long)(lim >> 30));
+			bi.usable[i].end = lim;
+			if (bi.usable[i].start > lim)
+				bi.usable[i].start = lim;
+		}
+	}
 
 	/* Reserve the kernel image and every module; the loader's info
 	 * structure was copied out and its frames may be reused. */

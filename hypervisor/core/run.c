@@ -5,16 +5,19 @@
  * (hypercalls). Each returns the frame to resume; schedule() picks it.
  *
  * Time. Wall time is the TSC since boot (arch_now_ns). Time in the
- * hypervisor's own work -- interrupt handling and the decision and switch
- * path -- is an "hv segment": it starts at hv_enter() and ends when
- * schedule() hands the CPU back, and is added to hv_total. The scheduler's
+ * hypervisor's own work -- an interrupt or exception and the decision and
+ * switch that follow it -- is an "hv segment": it starts at hv_enter() and
+ * ends when schedule() hands the CPU back, and is added to hv_total. The scheduler's
  * clock is wall time minus hv_total, frozen during a segment, so everything
  * outside segments is charged by sched/ to exactly one domain or to idle,
  * and
  *     sum(domain cpu_ns) + idle_ns + hv_ns == elapsed_ns
- * holds exactly. A hypercall's own work is charged to the calling domain
- * (refusing a hostile guest's calls costs it, not its neighbours); only
- * when the call blocks, yields or ends the domain does an hv segment start.
+ * holds exactly. A hypercall is never an hv segment: its work, and the
+ * decision it triggers (yield, block, shutdown), run on the scheduler's live
+ * clock, so sched_pick() charges them to the caller and the switch path
+ * after the pick to the domain switched to. Otherwise a guest yielding in a
+ * loop would push its decisions onto the hypervisor's account and take CPU
+ * from its neighbours without paying for it.
  *
  * Tickless. After every decision the APIC timer is armed for the earliest
  * of: the slice sched_pick() returned, the first blocked domain's wake-up
@@ -39,7 +42,7 @@ static bool in_hv;
 static ns_t hv_start, hv_total, t_start, run_end;
 static struct domain *timer_head; /* sorted by wake_at */
 static bool started;
-static uint64_t nr_traps, nr_timer_irqs;
+static uint64_t nr_traps, nr_timer_irqs, nr_nmis;
 
 static void hv_enter(void)
 {
@@ -49,9 +52,15 @@ static void hv_enter(void)
 	}
 }
 
+/* Wall time, frozen during an hv segment. */
+static ns_t wall_now(void)
+{
+	return in_hv ? hv_start : arch_now_ns();
+}
+
 static ns_t sched_now(void)
 {
-	return (in_hv ? hv_start : arch_now_ns()) - hv_total;
+	return wall_now() - hv_total;
 }
 
 void run_init(const struct hv_settings *hv)
@@ -101,7 +110,6 @@ void run_remove(struct domain *d)
 	timer_remove(d);
 	if (!started)
 		return;
-	hv_enter();
 	sched_remove(&S, &d->se, sched_now());
 }
 
@@ -121,7 +129,6 @@ void run_snapshot_reports(struct domain *d)
 
 void run_block(struct domain *d, ns_t deadline)
 {
-	hv_enter();
 	if (deadline != FS_TIME_NEVER)
 		timer_insert(d, deadline);
 	sched_block(&S, &d->se, sched_now());
@@ -129,7 +136,6 @@ void run_block(struct domain *d, ns_t deadline)
 
 void run_yield(struct domain *d)
 {
-	hv_enter();
 	sched_yield_slice(&S, &d->se, sched_now());
 }
 
@@ -149,7 +155,7 @@ static void report(void)
 	sched_charge(&S, now);
 	log_raw("@report begin elapsed_ns=%llu idle_ns=%llu hv_ns=%llu "
 	        "tsc_hz=%llu domains=%u",
-	        (unsigned long long)(hv_start - t_start),
+	        (unsigned long long)(wall_now() - t_start),
 	        (unsigned long long)sched_idle_ns(&S),
 	        (unsigned long long)hv_total,
 	        (unsigned long long)arch_tsc_hz(), domain_slots());
@@ -182,12 +188,13 @@ static void report(void)
 
 __attribute__((noreturn)) static void finish(const char *why)
 {
+	hv_enter(); /* freeze both clocks: the report is one instant */
 	log_info("run: %s after %llu ms; %llu decisions, %llu timer "
-	         "interrupts, %llu traps",
-	         why, (unsigned long long)((hv_start - t_start) / NS_PER_MS),
+	         "interrupts, %llu traps, %llu NMIs",
+	         why, (unsigned long long)((wall_now() - t_start) / NS_PER_MS),
 	         (unsigned long long)sched_decisions(&S),
 	         (unsigned long long)nr_timer_irqs,
-	         (unsigned long long)nr_traps);
+	         (unsigned long long)nr_traps, (unsigned long long)nr_nmis);
 	const char *bad = mm_check();
 	if (bad)
 		panic("mm: %s", bad);
@@ -200,11 +207,12 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-/* Decide, switch, arm the timer, leave the hv segment. Precondition:
- * in_hv. Returns the frame to resume. */
+/* Decide, switch, arm the timer, leave the hv segment if in one (after an
+ * interrupt; after a hypercall the live clock charges the domains).
+ * Returns the frame to resume. */
 static struct regs *schedule(void)
 {
-	ns_t wall = hv_start;
+	ns_t wall = in_hv ? hv_start : arch_now_ns();
 	if (run_end && wall >= run_end)
 		finish("run_ms reached");
 	if (!domain_alive())
@@ -223,13 +231,15 @@ static struct regs *schedule(void)
 		if (cur && cur->state == DOM_ALIVE)
 			arch_fpu_save(cur->fpu);
 		if (next) {
+			arch_segments_reset();
 			arch_fpu_restore(next->fpu);
 			arch_switch_space(next->pml4);
 		}
 		cur = next;
 	}
 	ns_t t_exit = arch_now_ns();
-	hv_total += t_exit - hv_start;
+	if (in_hv)
+		hv_total += t_exit - hv_start;
 	in_hv = false;
 	/* After the segment, sched time and wall time advance together, so
 	 * the slice is measured from t_exit. */
@@ -340,6 +350,12 @@ static void guest_fault(struct domain *d, const struct regs *r)
 
 struct regs *trap_entry(struct regs *r)
 {
+	/* An NMI may land anywhere, in the middle of the hypervisor's own
+	 * work too: count it and resume exactly where it hit. */
+	if (r->vector == 2) {
+		nr_nmis++;
+		return r;
+	}
 	hv_enter();
 	nr_traps++;
 	bool user = arch_regs_from_user(r);
@@ -348,10 +364,7 @@ struct regs *trap_entry(struct regs *r)
 			panic("trap from ring 3 with no current domain");
 		cur->regs = *r;
 	}
-	if (r->vector == 2) {
-		/* NMI: nothing raises one here; note it, blame no one. */
-		log_warn("NMI at rip=%llx", (unsigned long long)r->rip);
-	} else if (r->vector < 32) {
+	if (r->vector < 32) {
 		/* A double fault or machine check is never the guest's doing;
 		 * any fault in ring 0 is a hypervisor bug. */
 		if (!user || r->vector == 8 || r->vector == 18) {
@@ -382,6 +395,5 @@ struct regs *syscall_entry_c(struct regs *r)
 	d->hypercalls++;
 	if (!hypercall(d, &d->regs))
 		return &d->regs; /* fast path: no decision needed */
-	hv_enter();
-	return schedule();
+	return schedule(); /* on the live clock: charged to the domains */
 }

@@ -44,4 +44,29 @@ if ok(r is not None, "a 2 GiB machine asked for 4096 domains of 1 MiB", err):
     ok(all(d["cpu_ns"] > 0 for d in r["domains"]),
        "every one of them gets CPU")
 
+# Near-full memory with a domain whose page tables the old estimate got
+# wrong by a frame (odd memory_mb above 1 GiB): refused or created, never a
+# panic.
+EDGE = """
+[domain one]
+image = cpuhog
+memory_mb = 1
+count = 3
+[domain two]
+image = cpuhog
+memory_mb = 2
+count = 161
+[domain big]
+image = cpuhog
+memory_mb = 1055
+"""
+r, err = boot(EDGE, 200, memory=1400)
+if ok(r is not None, "a host filled to the last frames boots without a "
+      "panic", err):
+    names = [d["name"] for d in r["domains"]]
+    refused = [x["name"] for x in r.get("refused", [])]
+    note("created %d, refused %s" % (len(names), refused))
+    ok(len(names) + len(refused) == 165,
+       "every domain was either created or refused with a reason")
+
 hvtest.done()

@@ -53,6 +53,24 @@ if ok(r is not None, "yielder beside cpuhog boots", err):
     ok(y["report"].get("yields", 0) > 100, "the yielder really yielded",
        y["report"])
 
+# A guest that yields in a tight loop: each yield's decision and switch must
+# be charged to the domains, not hidden in the hypervisor's own time, or the
+# yielder would take CPU from its neighbour without paying for it.
+SPIN = YIELD.replace("burst_us=1900", "burst_us=0")
+r, err = boot(SPIN, 1000)
+if ok(r is not None, "a yield-in-a-loop guest beside cpuhog boots", err):
+    y, h = dom(r, "gamer"), dom(r, "hog")
+    note("yield loop: gamer %.4f hog %.4f hv %.4f, %d yields" %
+         (share(y, r), share(h, r), r["hv_ns"] / r["elapsed_ns"],
+          y["report"].get("yields", 0)))
+    ok(share(h, r) >= 0.495,
+       "the cpuhog still gets half when its neighbour yields in a loop",
+       share(h, r))
+    ok(r["hv_ns"] <= r["elapsed_ns"] // 100,
+       "yield decisions are charged to the domains, not to the hypervisor",
+       r["hv_ns"])
+    ok(hvtest.closes(r) <= 0.0001, "accounting still closes")
+
 # The GRUB ISO (multiboot2) and QEMU's loader (multiboot1) start the same
 # kernel; under -icount the runs must be identical.
 fast, err1 = boot(WEIGHTS, 1000)

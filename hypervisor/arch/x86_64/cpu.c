@@ -48,7 +48,7 @@ static uint8_t idle_stack[KSTACK_SIZE] __attribute__((aligned(16)));
 static uint8_t df_stack[4096] __attribute__((aligned(16)));
 static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 static struct regs idle_regs;
-static bool smep, smap;
+static bool smep, smap, umip;
 static char vendor[13];
 
 /* Read by syscall_entry (entry.S). */
@@ -132,19 +132,20 @@ void arch_cpu_init(void)
 		cpuid(7, 0, r);
 		smep = r[1] & (1u << 7);
 		smap = r[1] & (1u << 20);
+		umip = r[2] & (1u << 2);
 	}
 	if (smep)
 		cr4 |= 1u << 20;
 	if (smap)
 		cr4 |= 1u << 21;
+	if (umip)
+		cr4 |= 1u << 11; /* SGDT, SIDT, SLDT, SMSW, STR trap in ring 3 */
 	write_cr4(cr4);
 	uint64_t cr0 = read_cr0();
 	cr0 &= ~((1ull << 2) | (1ull << 3)); /* EM, TS off: eager FPU */
 	cr0 |= (1ull << 1) | (1ull << 5);    /* MP, NE */
 	write_cr0(cr0);
 	__asm__ volatile("fninit");
-
-	idle_regs = (struct regs){0};
 }
 
 bool arch_has_smep(void)
@@ -157,27 +158,28 @@ bool arch_has_smap(void)
 	return smap;
 }
 
+bool arch_has_umip(void)
+{
+	return umip;
+}
+
 const char *arch_cpu_vendor(void)
 {
 	return vendor;
 }
 
+/* A new domain's FPU state is built, not snapshotted: FNINIT leaves the
+ * XMM and ST registers as they were, so a snapshot would hand the boot
+ * loader's (or an earlier domain's) values to the guest. */
 void arch_fpu_init_state(void *area)
 {
-	static uint8_t clean[FPU_AREA_SIZE] __attribute__((aligned(16)));
-	static bool have;
-	if (!have) {
-		uint8_t saved[FPU_AREA_SIZE] __attribute__((aligned(16)));
-		__asm__ volatile("fxsave64 %0" : "=m"(saved));
-		uint32_t mxcsr = 0x1F80;
-		__asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
-		__asm__ volatile("fxsave64 %0" : "=m"(clean));
-		__asm__ volatile("fxrstor64 %0" : : "m"(saved));
-		have = true;
-	}
 	uint8_t *p = area;
 	for (int i = 0; i < FPU_AREA_SIZE; i++)
-		p[i] = clean[i];
+		p[i] = 0;
+	p[0] = 0x7F; /* FCW 0x037F: all x87 exceptions masked */
+	p[1] = 0x03;
+	p[24] = 0x80; /* MXCSR 0x1F80: all SSE exceptions masked */
+	p[25] = 0x1F;
 }
 
 void arch_fpu_save(void *area)
@@ -187,7 +189,23 @@ void arch_fpu_save(void *area)
 
 void arch_fpu_restore(const void *area)
 {
+	/* AMD's FXRSTOR leaves FIP/FDP/FOP alone unless an exception is
+	 * pending, so the last domain's x87 instruction pointer would leak:
+	 * clear pending exceptions and execute an x87 load first (as Linux
+	 * and Xen do, XSA-52). Harmless on Intel. */
+	static const uint32_t zero;
+	__asm__ volatile("fnclex\n\temms\n\tfildl %0" : : "m"(zero));
 	__asm__ volatile("fxrstor64 (%0)" : : "r"(area) : "memory");
+}
+
+/* Segment registers are not part of a domain's saved state: reset them on
+ * every switch so one domain cannot signal the next through them. */
+void arch_segments_reset(void)
+{
+	__asm__ volatile("mov %0, %%ds\n\tmov %0, %%es\n\t"
+	                 "mov %0, %%fs\n\tmov %0, %%gs"
+	                 :
+	                 : "r"(0));
 }
 
 void arch_user_regs(struct regs *r, uint64_t rip, uint64_t rsp)

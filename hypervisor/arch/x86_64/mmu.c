@@ -96,6 +96,11 @@ void arch_mmu_init(uint64_t max_phys)
 	         (unsigned long long)arch_virt_to_phys(boot_pml4));
 }
 
+uint64_t arch_dmap_limit(void)
+{
+	return dmap_limit;
+}
+
 uint64_t arch_kernel_space(void)
 {
 	return arch_virt_to_phys(boot_pml4);

@@ -115,7 +115,9 @@ void arch_timer_oneshot(uint64_t ns)
 		apic_wr(APIC_TIMER_INIT, 0);
 		return;
 	}
-	unsigned __int128 c = (unsigned __int128)ns * apic_hz / NS_PER_S;
+	/* Round up: a timer that fires early costs a wasted decision. */
+	unsigned __int128 c = ((unsigned __int128)ns * apic_hz + NS_PER_S - 1) /
+	                      NS_PER_S;
 	if (c == 0)
 		c = 1;
 	if (c > 0xFFFFFFFFu)
