@@ -12,12 +12,14 @@
  * outside segments is charged by sched/ to exactly one domain or to idle,
  * and
  *     sum(domain cpu_ns) + idle_ns + hv_ns == elapsed_ns
- * holds exactly. A hypercall is never an hv segment: its work, and the
- * decision it triggers (yield, block, shutdown), run on the scheduler's live
- * clock, so sched_pick() charges them to the caller and the switch path
- * after the pick to the domain switched to. Otherwise a guest yielding in a
- * loop would push its decisions onto the hypervisor's account and take CPU
- * from its neighbours without paying for it.
+ * holds exactly. A hypercall's own work is charged to the caller. A yield
+ * stays on the scheduler's live clock through the decision, so
+ * sched_pick() charges the decision to the caller and the switch path after
+ * it to the domain switched to: otherwise a guest yielding in a loop would
+ * push its decisions onto the hypervisor's account and take CPU from its
+ * neighbours without paying for it. A block or a shutdown takes the caller
+ * off the CPU first; the decision after that is an hv segment (not idle),
+ * and a block loop is bounded by the allowance like any wake-up.
  *
  * Tickless. After every decision the APIC timer is armed for the earliest
  * of: the slice sched_pick() returned, the first blocked domain's wake-up
@@ -110,6 +112,7 @@ void run_remove(struct domain *d)
 	timer_remove(d);
 	if (!started)
 		return;
+	hv_enter(); /* the caller is charged up to here; the rest is ours */
 	sched_remove(&S, &d->se, sched_now());
 }
 
@@ -129,6 +132,7 @@ void run_snapshot_reports(struct domain *d)
 
 void run_block(struct domain *d, ns_t deadline)
 {
+	hv_enter(); /* the caller is charged up to here; the rest is ours */
 	if (deadline != FS_TIME_NEVER)
 		timer_insert(d, deadline);
 	sched_block(&S, &d->se, sched_now());
@@ -195,6 +199,14 @@ __attribute__((noreturn)) static void finish(const char *why)
 	         (unsigned long long)sched_decisions(&S),
 	         (unsigned long long)nr_timer_irqs,
 	         (unsigned long long)nr_traps, (unsigned long long)nr_nmis);
+	for (uint32_t i = 0; i < domain_slots(); i++) {
+		struct domain *d = domain_at(i);
+		if (d->console_dropped)
+			log_info("%s: %llu console bytes dropped by the rate "
+			         "limit",
+			         d->cfg.name,
+			         (unsigned long long)d->console_dropped);
+	}
 	const char *bad = mm_check();
 	if (bad)
 		panic("mm: %s", bad);

@@ -6,8 +6,9 @@
  * physical address of the boot information. We zero .bss, build boot page
  * tables that map the first GiB twice (identity, for the jump, and at
  * KERNEL_VMA, where the kernel is linked), enable PAE + long mode + paging,
- * and jump to kmain(magic, info) in the higher half. kmain replaces these
- * tables with the final ones (mmu_init) before touching anything else.
+ * and jump to kmain(magic, info) in the higher half. kmain copies the boot
+ * information out and sets up the CPU, then replaces these tables with the
+ * final ones (arch_mmu_init), which drop the identity map.
  */
 #include "arch/x86_64/asm.h"
 

@@ -7,7 +7,7 @@
  * IDT gate has DPL 0: `int N` from a guest is a #GP too. SMEP stops the
  * hypervisor from executing guest pages and SMAP from touching them by
  * accident; the hypervisor reads guest memory only through the direct map
- * after checking the range (core/guest_mem.c). #DF and NMI run on their own
+ * after checking the range (guest_read/guest_write, core/domain.c). #DF and NMI run on their own
  * stacks (IST) so a broken kernel stack still ends in a panic message.
  */
 #include "arch/x86_64/asm.h"
