@@ -133,19 +133,7 @@ uint64_t mm_free_frames(void)
 	return nr_free;
 }
 
-uint64_t mm_total_frames(void)
-{
-	return nr_usable;
-}
 
-uint64_t mm_count(domid_t owner, enum frame_type type)
-{
-	uint64_t n = 0;
-	for (uint64_t f = 0; f < nr_frames; f++)
-		if (ft[f].type == type && ft[f].owner == owner)
-			n++;
-	return n;
-}
 
 const char *mm_check(void)
 {

@@ -50,9 +50,6 @@ void frame_free(uint64_t pa);
 void mm_mark(uint64_t start, uint64_t end, enum frame_type type);
 
 uint64_t mm_free_frames(void);
-uint64_t mm_total_frames(void);
-/* Frames owned by `owner` of `type` (a full scan: for tests and reports). */
-uint64_t mm_count(domid_t owner, enum frame_type type);
 const char *mm_check(void);
 /* Fill every free frame with `byte` (boot option poison_free: proves that
  * allocation zeroes). */
