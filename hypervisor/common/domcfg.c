@@ -242,11 +242,9 @@ int domcfg_check(const struct domain_settings *d, const char **why)
 		*why = "a domain needs a name";
 		return FS_EINVAL;
 	}
-	/* NAME-NNNN must still fit: a suffix of '-' and the digits of count */
-	size_t digits = 0;
-	for (uint32_t c = d->count; c; c /= 10)
-		digits++;
-	if (d->count > 1 && cstrlen(d->name) + 1 + digits > FS_NAME_MAX) {
+	/* The longest instance name, NAME-<count>, must still fit. */
+	char longest[FS_NAME_MAX + 16];
+	if (domcfg_instance_name(d, d->count, longest, sizeof(longest)) < 0) {
 		*why = "name too long for count: NAME-N must fit 31 characters";
 		return FS_ERANGE;
 	}
@@ -375,6 +373,33 @@ static int sb_end(struct sb *b)
 	}
 	b->buf[b->pos] = 0;
 	return (int)b->pos;
+}
+
+static uint32_t ndigits(uint64_t x)
+{
+	uint32_t n = 1;
+	while (x >= 10) {
+		x /= 10;
+		n++;
+	}
+	return n;
+}
+
+int domcfg_instance_name(const struct domain_settings *d, uint32_t k,
+                         char *buf, size_t len)
+{
+	struct sb b = {buf, len, 0};
+	sb_str(&b, d->name);
+	if (d->count > 1) {
+		sb_str(&b, "-");
+		for (uint32_t i = ndigits(k); i < ndigits(d->count); i++)
+			sb_str(&b, "0");
+		sb_u64(&b, k);
+	}
+	int n = sb_end(&b);
+	if (n >= 0 && (size_t)n > FS_NAME_MAX)
+		return FS_ERANGE;
+	return n;
 }
 
 int domcfg_format_cmdline(const struct domain_settings *d, char *buf,

@@ -74,6 +74,14 @@ int domcfg_format_cmdline(const struct domain_settings *d, char *buf,
                           size_t len);
 int hvcfg_format_cmdline(const struct hv_settings *h, char *buf, size_t len);
 
+/* The name of the k-th (1-based) domain a settings line creates: NAME when
+ * count is 1, else NAME-K with K zero-padded to the width of count
+ * (web-001 .. web-128). Returns the length, FS_ERANGE if it would exceed
+ * FS_NAME_MAX, FS_E2BIG if buf is too small. The one definition used by
+ * domcfg_check, the hypervisor and fsconfig. */
+int domcfg_instance_name(const struct domain_settings *d, uint32_t k,
+                         char *buf, size_t len);
+
 /* Whether c may appear in a value / a name. */
 int domcfg_value_char(char c);
 int domcfg_name_char(char c);

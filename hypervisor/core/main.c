@@ -60,14 +60,9 @@ static void create_from_module(int idx, const struct boot_module *m)
 	}
 	for (uint32_t k = 1; k <= s.count; k++) {
 		char name[FS_NAME_MAX + 1], reason[160];
-		if (s.count == 1) {
-			strlcpy_k(name, s.name, sizeof(name));
-		} else {
-			int digits = 0;
-			for (uint32_t c = s.count; c; c /= 10)
-				digits++;
-			snprintf_k(name, sizeof(name), "%s-%0*u", s.name, digits, k);
-		}
+		/* domcfg_check() proved every instance name fits */
+		if (domcfg_instance_name(&s, k, name, sizeof(name)) < 0)
+			panic("module %d: instance name %u does not fit", idx, k);
 		struct domain *d = domain_create(&s, name, m->start,
 		                                 m->end - m->start, reason,
 		                                 sizeof(reason));

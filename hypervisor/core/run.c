@@ -116,16 +116,22 @@ void run_remove(struct domain *d)
 	sched_remove(&S, &d->se, sched_now());
 }
 
+/* A report value: live ones are read from guest memory now (0 if the
+ * address is no longer valid). */
+static uint64_t kv_value(const struct domain *d, const struct report_kv *kv)
+{
+	uint64_t v = 0;
+	if (!kv->live)
+		return kv->value;
+	if (guest_read(d, &v, kv->value, 8) != FS_OK)
+		return 0;
+	return v;
+}
+
 void run_snapshot_reports(struct domain *d)
 {
 	for (uint32_t i = 0; i < d->n_kv; i++) {
-		if (!d->kv[i].live)
-			continue;
-		uint64_t v = 0;
-		if (guest_read(d, &v, d->kv[i].value, 8) == FS_OK)
-			d->kv[i].value = v;
-		else
-			d->kv[i].value = 0;
+		d->kv[i].value = kv_value(d, &d->kv[i]);
 		d->kv[i].live = false;
 	}
 }
@@ -179,13 +185,10 @@ static void report(void)
 		        (unsigned long long)c.wakeups,
 		        (unsigned long long)d->hypercalls, d->cfg.sp.cpu_weight,
 		        d->exit_reason[0] ? d->exit_reason : "-");
-		for (uint32_t k = 0; k < d->n_kv; k++) {
-			uint64_t v = d->kv[k].value;
-			if (d->kv[k].live && guest_read(d, &v, v, 8))
-				v = 0;
+		for (uint32_t k = 0; k < d->n_kv; k++)
 			log_raw("@kv id=%u key=%s value=%llu", d->id,
-			        d->kv[k].key, (unsigned long long)v);
-		}
+			        d->kv[k].key,
+			        (unsigned long long)kv_value(d, &d->kv[k]));
 	}
 	log_raw("@report end");
 }

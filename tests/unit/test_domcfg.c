@@ -108,6 +108,18 @@ static void test_count_leaves_room_for_the_suffix(void **st)
 	assert_int_equal(set(&d, "count", "99", &why), 0);
 	assert_int_equal(domcfg_check(&d, &why), 0);
 	assert_int_equal(set(&d, "count", "4097", &why), FS_ERANGE);
+
+	/* the instance names every tool and the hypervisor agree on */
+	char nm[64];
+	set(&d, "name", "web", &why);
+	set(&d, "count", "128", &why);
+	assert_int_equal(domcfg_instance_name(&d, 7, nm, sizeof(nm)), 7);
+	assert_string_equal(nm, "web-007");
+	assert_int_equal(domcfg_instance_name(&d, 128, nm, sizeof(nm)), 7);
+	assert_string_equal(nm, "web-128");
+	set(&d, "count", "1", &why);
+	assert_int_equal(domcfg_instance_name(&d, 1, nm, sizeof(nm)), 3);
+	assert_string_equal(nm, "web");
 }
 
 static void test_hypervisor_keys_parse_and_format(void **st)

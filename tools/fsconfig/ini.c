@@ -169,28 +169,14 @@ static void nameset_free(struct nameset *ns)
 
 /* ---- sections ---- */
 
-static unsigned digits(unsigned x)
-{
-	unsigned n = 1;
-	while (x >= 10) {
-		x /= 10;
-		n++;
-	}
-	return n;
-}
-
-/* Claim the names the section's domain will get: NAME for count 1, else
- * NAME-1..NAME-N zero-padded to the width of N (the hypervisor's rule). */
+/* Claim the names the section's domain will get (domcfg_instance_name:
+ * the hypervisor's own rule). */
 static int claim_names(struct loader *l, const struct domain_settings *d)
 {
 	char name[FS_NAME_MAX + 16];
-	unsigned width = digits(d->count);
-	for (unsigned i = 1; i <= d->count; i++) {
-		if (d->count == 1)
-			snprintf(name, sizeof(name), "%s", d->name);
-		else
-			snprintf(name, sizeof(name), "%s-%0*u", d->name,
-			         (int)width, i);
+	for (uint32_t i = 1; i <= d->count; i++) {
+		if (domcfg_instance_name(d, i, name, sizeof(name)) < 0)
+			return fail(l, l->dom_line, "name too long for count");
 		const struct name_entry *first = nameset_find(&l->names, name);
 		if (first)
 			return fail(l, l->dom_line,
