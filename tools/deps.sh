@@ -12,11 +12,12 @@
 #   python3              tests/cli scripts parse hvsim's JSON; system tests
 #   qemu-system-x86      boots the hypervisor (TCG, -icount) for make run/test
 #   grub-pc-bin grub-common xorriso mtools   grub-mkrescue builds the ISO
+#   libsqlite3-dev sqlite3  billingd's database (and the CLI for inspecting it)
 set -eu
 
 PKGS="gcc make binutils libc6-dev libcmocka-dev pkg-config clang \
 libclang-rt-14-dev valgrind python3 qemu-system-x86 grub-pc-bin grub-common \
-xorriso mtools"
+xorriso mtools libsqlite3-dev sqlite3"
 
 missing=""
 for p in $PKGS; do
