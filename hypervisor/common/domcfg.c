@@ -6,6 +6,7 @@
  */
 #include "domcfg.h"
 
+#include "accounting/tb.h"
 #include "fs_errors.h"
 
 static int keyeq(const char *k, size_t klen, const char *lit)
@@ -80,6 +81,11 @@ void domcfg_default(struct domain_settings *d)
 	d->memory_mb = DOMCFG_MEMORY_MB_DEFAULT;
 	d->count = 1;
 	sched_params_default(&d->sp);
+	d->disk_mb = 0;
+	d->disk_image[0] = 0;
+	d->io = (struct io_limits){0, 0, 0, 0};
+	d->mem = (struct mem_limits){0, 0, 0};
+	d->memory_max_set = 0;
 }
 
 void hvcfg_default(struct hv_settings *h)
@@ -194,8 +200,56 @@ int domcfg_set(struct domain_settings *d, const char *key, size_t klen,
 	if (keyeq(key, klen, "unwarp_us"))
 		return num(val, vlen, 0, TP_MAX, &d->sp.unwarp_us, why,
 		           "unwarp_us must be an integer 0..3600000000");
+	if (keyeq(key, klen, "disk_mb")) {
+		rc = num(val, vlen, 0, DOMCFG_DISK_MB_MAX, &x, why,
+		         "disk_mb must be an integer 0..65536 (0: no disk)");
+		if (!rc)
+			d->disk_mb = (uint32_t)x;
+		return rc;
+	}
+	if (keyeq(key, klen, "disk_image")) {
+		rc = set_name(d->disk_image, val, vlen);
+		if (rc)
+			*why = "disk_image must be 1-31 characters of a-z 0-9 _ -";
+		return rc;
+	}
+	if (keyeq(key, klen, "io_bps"))
+		return num(val, vlen, 0, TB_RATE_MAX, &d->io.io_bps, why,
+		           "io_bps must be an integer 0..12500000000 (0: "
+		           "unlimited)");
+	if (keyeq(key, klen, "io_iops"))
+		return num(val, vlen, 0, TB_RATE_MAX, &d->io.io_iops, why,
+		           "io_iops must be an integer 0..12500000000 (0: "
+		           "unlimited)");
+	if (keyeq(key, klen, "io_burst_bytes"))
+		return num(val, vlen, 0, TB_BURST_MAX, &d->io.io_burst_bytes, why,
+		           "io_burst_bytes must be an integer 0..1099511627776");
+	if (keyeq(key, klen, "io_burst_ops"))
+		return num(val, vlen, 0, TB_BURST_MAX, &d->io.io_burst_ops, why,
+		           "io_burst_ops must be an integer 0..1099511627776");
+	if (keyeq(key, klen, "memory_max_mb")) {
+		rc = num(val, vlen, 0, DOMCFG_MEMORY_MB_MAX,
+		         &d->mem.memory_max_mb, why,
+		         "memory_max_mb must be an integer 0..65536 (0: no "
+		         "ceiling)");
+		if (!rc)
+			d->memory_max_set = 1;
+		return rc;
+	}
+	if (keyeq(key, klen, "mem_growth_pages_per_s"))
+		return num(val, vlen, 0, TB_RATE_MAX,
+		           &d->mem.mem_growth_pages_per_s, why,
+		           "mem_growth_pages_per_s must be an integer "
+		           "0..12500000000 (0: unlimited)");
+	if (keyeq(key, klen, "mem_growth_burst_pages"))
+		return num(val, vlen, 0, TB_BURST_MAX,
+		           &d->mem.mem_growth_burst_pages, why,
+		           "mem_growth_burst_pages must be an integer "
+		           "0..1099511627776");
 	*why = "unknown domain key (known: name image memory_mb count cpu_weight "
-	       "cpu_cap_pct warp_us warp_limit_us unwarp_us arg.KEY)";
+	       "cpu_cap_pct warp_us warp_limit_us unwarp_us disk_mb disk_image "
+	       "io_bps io_iops io_burst_bytes io_burst_ops memory_max_mb "
+	       "mem_growth_pages_per_s mem_growth_burst_pages arg.KEY)";
 	return FS_ENOENT;
 }
 
@@ -250,6 +304,46 @@ int domcfg_check(const struct domain_settings *d, const char **why)
 	}
 	if (sched_params_check(&d->sp)) {
 		*why = "scheduler parameters out of range";
+		return FS_ERANGE;
+	}
+	if (domcfg_io_check(&d->io, why) || domcfg_mem_check(&d->mem, why))
+		return FS_ERANGE;
+	if (d->memory_max_set && d->mem.memory_max_mb &&
+	    d->mem.memory_max_mb < d->memory_mb) {
+		*why = "memory_max_mb is below memory_mb (0: no ceiling)";
+		return FS_ERANGE;
+	}
+	if (d->disk_image[0] && !d->disk_mb) {
+		*why = "disk_image needs disk_mb (the disk's size)";
+		return FS_EINVAL;
+	}
+	return FS_OK;
+}
+
+int domcfg_io_check(const struct io_limits *io, const char **why)
+{
+	if (io->io_bps > TB_RATE_MAX || io->io_iops > TB_RATE_MAX) {
+		*why = "io_bps and io_iops must be 0..12500000000";
+		return FS_ERANGE;
+	}
+	if (io->io_burst_bytes > TB_BURST_MAX ||
+	    io->io_burst_ops > TB_BURST_MAX) {
+		*why = "io_burst_bytes and io_burst_ops must be 0..2^40";
+		return FS_ERANGE;
+	}
+	return FS_OK;
+}
+
+int domcfg_mem_check(const struct mem_limits *m, const char **why)
+{
+	if (m->memory_max_mb > DOMCFG_MEMORY_MB_MAX) {
+		*why = "memory_max_mb must be 0..65536";
+		return FS_ERANGE;
+	}
+	if (m->mem_growth_pages_per_s > TB_RATE_MAX ||
+	    m->mem_growth_burst_pages > TB_BURST_MAX) {
+		*why = "mem_growth_pages_per_s must be 0..12500000000 and "
+		       "mem_growth_burst_pages 0..2^40";
 		return FS_ERANGE;
 	}
 	return FS_OK;
@@ -420,6 +514,28 @@ int domcfg_format_cmdline(const struct domain_settings *d, char *buf,
 	sb_kv(&b, "warp_us", d->sp.warp_us);
 	sb_kv(&b, "warp_limit_us", d->sp.warp_limit_us);
 	sb_kv(&b, "unwarp_us", d->sp.unwarp_us);
+	if (d->disk_mb)
+		sb_kv(&b, "disk_mb", d->disk_mb);
+	if (d->disk_image[0]) {
+		sb_str(&b, " disk_image=");
+		sb_str(&b, d->disk_image);
+	}
+	if (d->io.io_bps)
+		sb_kv(&b, "io_bps", d->io.io_bps);
+	if (d->io.io_iops)
+		sb_kv(&b, "io_iops", d->io.io_iops);
+	if (d->io.io_burst_bytes)
+		sb_kv(&b, "io_burst_bytes", d->io.io_burst_bytes);
+	if (d->io.io_burst_ops)
+		sb_kv(&b, "io_burst_ops", d->io.io_burst_ops);
+	if (d->memory_max_set)
+		sb_kv(&b, "memory_max_mb", d->mem.memory_max_mb);
+	if (d->mem.mem_growth_pages_per_s)
+		sb_kv(&b, "mem_growth_pages_per_s",
+		      d->mem.mem_growth_pages_per_s);
+	if (d->mem.mem_growth_burst_pages)
+		sb_kv(&b, "mem_growth_burst_pages",
+		      d->mem.mem_growth_burst_pages);
 	/* args are "k=v k=v": each token becomes arg.k=v */
 	const char *a = d->args;
 	while (*a) {

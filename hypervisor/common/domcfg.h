@@ -29,6 +29,20 @@
 #define DOMCFG_MEMORY_MB_DEFAULT 4u
 #define DOMCFG_CMDLINE_MAX 1024u
 #define DOMCFG_COUNT_MAX 4096u
+#define DOMCFG_DISK_MB_MAX 65536u
+
+/* A domain's block I/O limits: two token buckets (accounting/tb.h), bytes
+ * and operations; 0 = unlimited. The bursts are one-time credits. */
+struct io_limits {
+	uint64_t io_bps, io_iops, io_burst_bytes, io_burst_ops;
+};
+
+/* A domain's memory limits. memory_max_mb 0 = no ceiling but the host's
+ * free memory; growth rate 0 = unlimited. */
+struct mem_limits {
+	uint64_t memory_max_mb;
+	uint64_t mem_growth_pages_per_s, mem_growth_burst_pages;
+};
 
 struct domain_settings {
 	char name[FS_NAME_MAX + 1];
@@ -36,6 +50,11 @@ struct domain_settings {
 	uint32_t memory_mb;
 	uint32_t count; /* this many domains NAME-001.. from one line; 1: NAME */
 	struct sched_params sp;
+	uint32_t disk_mb;                 /* 0: no disk */
+	char disk_image[FS_NAME_MAX + 1]; /* blob initialising the disk, or "" */
+	struct io_limits io;
+	struct mem_limits mem;
+	uint32_t memory_max_set; /* memory_max_mb given; else = memory_mb */
 	char args[FS_ARGS_MAX + 1]; /* "k=v k=v", no leading/trailing space */
 };
 
@@ -57,6 +76,11 @@ int domcfg_set(struct domain_settings *d, const char *key, size_t klen,
                const char *val, size_t vlen, const char **why);
 int hvcfg_set(struct hv_settings *h, const char *key, size_t klen,
               const char *val, size_t vlen, const char **why);
+
+/* Range checks shared with the management link's SET_IO_LIMITS and
+ * SET_MEM_LIMITS: 0, or FS_ERANGE with *why naming the key. */
+int domcfg_io_check(const struct io_limits *io, const char **why);
+int domcfg_mem_check(const struct mem_limits *m, const char **why);
 
 /* Cross-field checks once all keys are set (a name is required). */
 int domcfg_check(const struct domain_settings *d, const char **why);

@@ -50,6 +50,64 @@ static void test_a_module_line_round_trips_through_format_and_parse(void **st)
 	assert_int_equal(b.sp.warp_us, 20000);
 }
 
+static void test_io_and_memory_keys_round_trip_and_are_checked(void **st)
+{
+	(void)st;
+	struct domain_settings a, b;
+	const char *why = 0;
+	size_t off;
+	domcfg_default(&a);
+	assert_int_equal(set(&a, "name", "db", &why), 0);
+	assert_int_equal(set(&a, "image", "iohog", &why), 0);
+	assert_int_equal(set(&a, "memory_mb", "8", &why), 0);
+	assert_int_equal(set(&a, "disk_mb", "64", &why), 0);
+	assert_int_equal(set(&a, "disk_image", "testdisk", &why), 0);
+	assert_int_equal(set(&a, "io_bps", "8388608", &why), 0);
+	assert_int_equal(set(&a, "io_iops", "2000", &why), 0);
+	assert_int_equal(set(&a, "io_burst_bytes", "1048576", &why), 0);
+	assert_int_equal(set(&a, "io_burst_ops", "100", &why), 0);
+	assert_int_equal(set(&a, "memory_max_mb", "32", &why), 0);
+	assert_int_equal(set(&a, "mem_growth_pages_per_s", "2560", &why), 0);
+	assert_int_equal(set(&a, "mem_growth_burst_pages", "512", &why), 0);
+	assert_int_equal(domcfg_check(&a, &why), 0);
+	char line[DOMCFG_CMDLINE_MAX];
+	assert_true(domcfg_format_cmdline(&a, line, sizeof(line)) > 0);
+	domcfg_default(&b);
+	assert_int_equal(domcfg_parse_cmdline(&b, line, &why, &off), 0);
+	assert_int_equal(b.disk_mb, 64);
+	assert_string_equal(b.disk_image, "testdisk");
+	assert_int_equal(b.io.io_bps, 8388608);
+	assert_int_equal(b.io.io_iops, 2000);
+	assert_int_equal(b.io.io_burst_bytes, 1048576);
+	assert_int_equal(b.io.io_burst_ops, 100);
+	assert_int_equal(b.mem.memory_max_mb, 32);
+	assert_int_equal(b.memory_max_set, 1);
+	assert_int_equal(b.mem.mem_growth_pages_per_s, 2560);
+	assert_int_equal(b.mem.mem_growth_burst_pages, 512);
+
+	/* Without memory_max_mb the ceiling is memory_mb: not emitted. */
+	domcfg_default(&b);
+	assert_int_equal(set(&b, "name", "x", &why), 0);
+	assert_true(domcfg_format_cmdline(&b, line, sizeof(line)) > 0);
+	assert_null(strstr(line, "memory_max_mb"));
+
+	/* Cross-field and range errors name the key. */
+	assert_int_equal(set(&b, "memory_mb", "16", &why), 0);
+	assert_int_equal(set(&b, "memory_max_mb", "8", &why), 0);
+	assert_int_equal(domcfg_check(&b, &why), FS_ERANGE);
+	assert_non_null(strstr(why, "memory_max_mb"));
+	assert_int_equal(set(&b, "memory_max_mb", "0", &why), 0);
+	assert_int_equal(domcfg_check(&b, &why), 0); /* 0: no ceiling */
+	assert_int_equal(set(&b, "disk_image", "blob", &why), 0);
+	assert_int_equal(domcfg_check(&b, &why), FS_EINVAL);
+	assert_non_null(strstr(why, "disk_mb"));
+	assert_int_equal(set(&b, "io_bps", "12500000001", &why), FS_ERANGE);
+	assert_non_null(strstr(why, "io_bps"));
+	assert_int_equal(set(&b, "disk_mb", "65537", &why), FS_ERANGE);
+	assert_non_null(strstr(why, "disk_mb"));
+	assert_int_equal(set(&b, "disk_image", "Bad/Name", &why), FS_EINVAL);
+}
+
 static void test_bad_values_name_the_key_and_the_range(void **st)
 {
 	(void)st;
@@ -166,6 +224,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_module_line_round_trips_through_format_and_parse),
+		cmocka_unit_test(test_io_and_memory_keys_round_trip_and_are_checked),
 		cmocka_unit_test(test_bad_values_name_the_key_and_the_range),
 		cmocka_unit_test(test_a_bad_token_is_located_in_the_command_line),
 		cmocka_unit_test(test_count_leaves_room_for_the_suffix),
