@@ -11,10 +11,36 @@
 #include "core/param.h"
 #include "core/run.h"
 #include "core/space.h"
+#include "blkif.h"
 #include "fs_errors.h"
 
 static struct domain domains[MAX_DOMAINS];
 static uint32_t n_slots, n_alive;
+static struct boot_image images[MAX_MODULES];
+static uint32_t n_images;
+
+int image_register(const char *name, uint64_t pa, uint64_t len, bool blob)
+{
+	const struct boot_image *old = image_find(name, blob);
+	if (old)
+		return old->pa == pa ? FS_OK : FS_EEXIST;
+	if (n_images == MAX_MODULES)
+		return FS_ENOMEM;
+	struct boot_image *im = &images[n_images++];
+	strlcpy_k(im->name, name, sizeof(im->name));
+	im->pa = pa;
+	im->len = len;
+	im->blob = blob;
+	return FS_OK;
+}
+
+const struct boot_image *image_find(const char *name, bool blob)
+{
+	for (uint32_t i = 0; i < n_images; i++)
+		if (images[i].blob == blob && streq(images[i].name, name))
+			return &images[i];
+	return 0;
+}
 
 struct domain *domain_at(uint32_t i)
 {
@@ -37,12 +63,20 @@ struct domain *domain_of(struct sched_entity *e)
 	                                                        se));
 }
 
+/* Inside the window and every page populated (a balloon leaves holes). */
 bool guest_range_ok(const struct domain *d, uint64_t gva, uint64_t len)
 {
 	if (d->state != DOM_ALIVE || gva < FS_GUEST_BASE)
 		return false;
 	uint64_t off = gva - FS_GUEST_BASE;
-	return len <= d->mem_bytes && off <= d->mem_bytes - len;
+	if (len > FS_GUEST_WINDOW || off > FS_GUEST_WINDOW - len)
+		return false;
+	uint64_t pa;
+	for (uint64_t va = gva & ~(uint64_t)(PAGE_SIZE - 1); va < gva + len;
+	     va += PAGE_SIZE)
+		if (!space_lookup(d->pml4, va, &pa))
+			return false;
+	return true;
 }
 
 /* Copy between hypervisor memory and guest memory, page by page. */
@@ -55,7 +89,7 @@ static int guest_copy(const struct domain *d, uint64_t gva, void *hv,
 	while (len) {
 		uint64_t pa;
 		if (!space_lookup(d->pml4, gva, &pa))
-			panic("guest_copy: %s: %llx in range but unmapped",
+			panic("guest_copy: %s: %llx checked but unmapped",
 			      d->cfg.name, (unsigned long long)gva);
 		uint64_t chunk = PAGE_SIZE - (gva & (PAGE_SIZE - 1));
 		if (chunk > len)
@@ -177,7 +211,17 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 	uint64_t pages = mem >> PAGE_SHIFT;
 	uint64_t pts = (mem + (2ull << 20) - 1) >> 21;
 	uint64_t pds = ((FS_GUEST_BASE + mem - 1) >> 30) - (FS_GUEST_BASE >> 30) + 1;
-	uint64_t need = pages + pts + pds + 2;
+	uint64_t need = pages + pts + pds + 2 + blk_frames(s->disk_mb);
+	const struct boot_image *disk = 0;
+	if (s->disk_image[0]) {
+		disk = image_find(s->disk_image, true);
+		if (!disk) {
+			snprintf_k(why, why_len, "no disk blob named %s (a module "
+			           "with command line blob=%s)", s->disk_image,
+			           s->disk_image);
+			return 0;
+		}
+	}
 	if (need > mm_free_frames()) {
 		snprintf_k(why, why_len,
 		           "out of memory: needs %llu frames, %llu free",
@@ -214,6 +258,12 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 		log_err("domain_create: page-table estimate short for %s", name);
 		return 0;
 	}
+	if (blk_create(d, disk ? arch_phys_to_virt(disk->pa) : 0,
+	               disk ? disk->len : 0, why, why_len)) {
+		space_destroy(d->pml4);
+		memset(d, 0, sizeof(*d));
+		return 0;
+	}
 	d->state = DOM_ALIVE;
 	const struct elf64_ehdr *eh = (const void *)img;
 	const struct elf64_phdr *ph = (const void *)(img + eh->phoff);
@@ -225,6 +275,7 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 	arch_user_regs(&d->regs, eh->entry, FS_GUEST_BASE + mem);
 	arch_fpu_init_state(d->fpu);
 	d->created_ns = arch_now_ns();
+	mem_init(d, d->created_ns);
 	/* Console: 16 KiB burst, 4 KiB/s sustained; the rest is dropped and
 	 * counted, so a chatty guest cannot flood the log. */
 	tb_init(&d->console, 16384, 4096, 0, d->created_ns);
@@ -237,6 +288,8 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 static void teardown(struct domain *d)
 {
 	run_remove(d);
+	blk_destroy(d);
+	usage_mem_set(&d->u, 0, arch_now_ns(), &d->mem_stamp);
 	space_destroy(d->pml4);
 	d->pml4 = 0;
 	n_alive--;

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accounting/counters.h"
 #include "accounting/tb.h"
 #include "arch/x86_64/regs.h"
 #include "core/arch.h"
@@ -33,6 +34,29 @@
 #include "sched/sched.h"
 
 enum dom_state { DOM_FREE = 0, DOM_ALIVE, DOM_EXITED, DOM_KILLED };
+
+/* A one-shot hypervisor timer (run.c): fn runs in the hypervisor's own
+ * time once `at` has passed. */
+struct hv_timer {
+	ns_t at;
+	struct hv_timer *next;
+	bool armed;
+	void (*fn)(struct hv_timer *t);
+};
+
+/* The paravirtual block device's back end (blk.c). */
+struct blk_dev {
+	uint64_t root;      /* disk index: 3 levels of 512 frame addresses */
+	uint64_t sectors;   /* 0: no disk */
+	uint64_t ring;      /* guest address of the shared ring, 0: none */
+	uint32_t req_cons;  /* our copies; the shared ones are never read */
+	uint32_t rsp_prod;
+	uint32_t seen;      /* req_prod as last read */
+	uint64_t waiting;   /* requests seen but not started */
+	ns_t wait_stamp;    /* waiting * time is blk_throttled_ns */
+	struct tb_pair tb;
+	struct hv_timer retry; /* armed while the head waits for the buckets */
+};
 
 struct report_kv {
 	char key[FS_REPORT_KEY_MAX + 1];
@@ -56,12 +80,30 @@ struct domain {
 	bool on_timer;
 
 	uint64_t hypercalls;
+	bool event_pending; /* an event no FS_HC_BLOCK has consumed yet */
+	struct blk_dev blk;
+	/* Memory: pages held, the ceiling (0: none), the growth bucket. */
+	uint64_t max_pages;
+	struct token_bucket mem_growth;
+	ns_t mem_stamp;           /* usage_mem_set's stamp */
+	struct usage_counters u;  /* blk_* and mem_* (cpu ones live in sched) */
 	struct token_bucket console; /* bytes of console output */
 	uint64_t console_dropped;
 	struct report_kv kv[FS_REPORT_MAX];
 	uint32_t n_kv;
 	char exit_reason[160];
 };
+
+/* Boot modules by name: guest images (image=NAME, the module of a domain
+ * line) and disk blobs (a module whose command line is blob=NAME). Kept
+ * for the life of the boot, so domains can be created from them later. */
+struct boot_image {
+	char name[FS_NAME_MAX + 1];
+	uint64_t pa, len;
+	bool blob;
+};
+int image_register(const char *name, uint64_t pa, uint64_t len, bool blob);
+const struct boot_image *image_find(const char *name, bool blob);
 
 /* Create a domain named `name` from the ELF image in physical memory
  * [img_pa, img_pa + img_len) with settings `s`. Returns the domain (ALIVE,
@@ -74,6 +116,38 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 void domain_kill(struct domain *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void domain_exit(struct domain *d, uint64_t code, const char *msg);
+
+/* Raise the domain's event: wake it if it is blocked in FS_HC_BLOCK
+ * (which then returns FS_BLOCK_EVENT), else make its next FS_HC_BLOCK
+ * return at once (run.c). */
+void run_event(struct domain *d);
+
+/* Block device (blk.c). blk_create reserves and fills the disk: 0, or
+ * FS_ENOMEM / FS_ENOENT with a reason in why[]. blk_frames is the frames a
+ * disk of disk_mb needs (for domain_create's arithmetic). */
+uint64_t blk_frames(uint32_t disk_mb);
+int blk_create(struct domain *d, const void *image, uint64_t image_len,
+               char *why, size_t why_len);
+void blk_destroy(struct domain *d);
+int64_t blk_setup(struct domain *d, uint64_t ring_gva);
+int64_t blk_notify(struct domain *d);
+/* Bring blk_throttled_ns up to `now` (before a report or a METER). */
+void blk_sync(struct domain *d, ns_t now);
+/* Change the I/O limits of a live domain; queued requests are kept and
+ * the new limits apply from the next admission. 0 or FS_ERANGE. */
+int blk_set_limits(struct domain *d, const struct io_limits *io);
+
+/* Memory reservation (mem.c). */
+void mem_init(struct domain *d, ns_t now);
+int64_t mem_increase(struct domain *d, uint64_t gva, uint64_t npages,
+                     uint64_t st_gva);
+int64_t mem_decrease(struct domain *d, uint64_t gva, uint64_t npages,
+                     uint64_t st_gva);
+int mem_set_limits(struct domain *d, const struct mem_limits *m);
+/* Bring mem_page_ns up to `now` (before a report or a METER). */
+void mem_sync(struct domain *d, ns_t now);
+/* Frames a domain's pages need in page tables, at most, for n pages. */
+uint64_t mem_pt_frames(uint64_t npages);
 
 struct domain *domain_at(uint32_t i); /* 0 .. domain_slots()-1 */
 uint32_t domain_slots(void);

@@ -108,10 +108,18 @@ bool hypercall(struct domain *d, struct regs *r)
 		resched = true;
 		break;
 	case FS_HC_BLOCK:
-		ret = 0;
-		if (a0 > arch_now_ns()) {
-			run_block(d, a0);
-			resched = true;
+		/* An event raised since the last block is consumed here, so
+		 * a guest that checks its ring and then blocks never sleeps
+		 * through a completion. */
+		if (d->event_pending) {
+			d->event_pending = false;
+			ret = FS_BLOCK_EVENT;
+		} else {
+			ret = 0;
+			if (a0 > arch_now_ns()) {
+				run_block(d, a0);
+				resched = true;
+			}
 		}
 		break;
 	case FS_HC_TIME:
@@ -126,6 +134,19 @@ bool hypercall(struct domain *d, struct regs *r)
 		break;
 	case FS_HC_REPORT:
 		ret = hc_report(d, a0, a1, a2, a3);
+		break;
+	case FS_HC_BLK_SETUP:
+		ret = blk_setup(d, a0);
+		break;
+	case FS_HC_BLK_NOTIFY:
+		ret = blk_notify(d);
+		resched = d->state != DOM_ALIVE; /* a hostile ring kills */
+		break;
+	case FS_HC_MEM_INCREASE:
+		ret = mem_increase(d, a0, a1, a2);
+		break;
+	case FS_HC_MEM_DECREASE:
+		ret = mem_decrease(d, a0, a1, a2);
 		break;
 	default:
 		ret = FS_ENOSYS;

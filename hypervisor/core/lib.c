@@ -7,6 +7,15 @@
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
+	if (!(((uintptr_t)dst | (uintptr_t)src | n) & 7)) {
+		/* Whole quadwords: 8x fewer iterations (block I/O, pages). */
+		size_t nq = n / 8;
+		__asm__ volatile("rep movsq"
+		                 : "+D"(d), "+S"(src), "+c"(nq)
+		                 :
+		                 : "memory");
+		return dst;
+	}
 	__asm__ volatile("rep movsb"
 	                 : "+D"(d), "+S"(src), "+c"(n)
 	                 :

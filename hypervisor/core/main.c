@@ -37,6 +37,54 @@ static void bench_native(uint32_t ms)
 	        (unsigned long long)(x & 0xFFFF));
 }
 
+/* A module whose command line holds blob=NAME is a disk blob, not a
+ * domain: returns the offset of NAME, or -1. */
+static int blob_name(const char *cmdline, char *name, size_t len)
+{
+	for (const char *p = cmdline; p && *p;) {
+		while (*p == ' ')
+			p++;
+		if (p[0] == 'b' && p[1] == 'l' && p[2] == 'o' && p[3] == 'b' &&
+		    p[4] == '=') {
+			size_t n = 0;
+			p += 5;
+			while (p[n] && p[n] != ' ' && domcfg_name_char(p[n]))
+				n++;
+			if (n == 0 || n >= len || (p[n] && p[n] != ' '))
+				return 0;
+			memcpy(name, p, n);
+			name[n] = 0;
+			return 1;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return -1;
+}
+
+/* Register a disk blob; 1 if the module was one. */
+static int register_blob(int idx, const struct boot_module *m)
+{
+	char name[FS_NAME_MAX + 1];
+	int r = blob_name(m->cmdline, name, sizeof(name));
+	if (r < 0)
+		return 0;
+	if (r == 0) {
+		log_warn("module %d: refused: blob= needs a name of 1-31 "
+		         "characters a-z 0-9 _ -", idx);
+		log_raw("@refused module=%d reason=bad blob name", idx);
+	} else if (image_register(name, m->start, m->end - m->start, true)) {
+		log_warn("module %d: refused: a second blob named %s", idx,
+		         name);
+		log_raw("@refused module=%d reason=duplicate blob %s", idx,
+		        name);
+	} else {
+		log_info("blob %s: %llu bytes", name,
+		         (unsigned long long)(m->end - m->start));
+	}
+	return 1;
+}
+
 /* Build the domains of one module line. */
 static void create_from_module(int idx, const struct boot_module *m)
 {
@@ -58,6 +106,11 @@ static void create_from_module(int idx, const struct boot_module *m)
 		log_raw("@refused module=%d reason=%s", idx, why);
 		return;
 	}
+	if (s.image[0] && image_register(s.image, m->start, m->end - m->start,
+	                                 false))
+		log_warn("module %d: image %s differs from an earlier module "
+		         "of that name; the first is kept for creation later",
+		         idx, s.image);
 	for (uint32_t k = 1; k <= s.count; k++) {
 		char name[FS_NAME_MAX + 1], reason[160];
 		/* domcfg_check() proved every instance name fits */
@@ -146,8 +199,12 @@ __attribute__((noreturn)) void kmain(uint32_t magic, uint32_t info)
 	}
 	run_init(&hv);
 
+	bool blob[MAX_MODULES] = {false};
 	for (int i = 0; i < bi.n_mods; i++)
-		create_from_module(i, &bi.mods[i]);
+		blob[i] = bi.mods[i].cmdline && register_blob(i, &bi.mods[i]);
+	for (int i = 0; i < bi.n_mods; i++)
+		if (!blob[i])
+			create_from_module(i, &bi.mods[i]);
 	log_info("boot: %u domains created, %llu MiB free",
 	         domain_alive(), (unsigned long long)(mm_free_frames() >> 8));
 

@@ -109,7 +109,8 @@ void frame_free(uint64_t pa)
 	if (f >= nr_frames || (pa & (PAGE_SIZE - 1)))
 		panic("mm: freeing bad address %llx", (unsigned long long)pa);
 	struct frame *fr = &ft[f];
-	if (fr->type != FRAME_GUEST && fr->type != FRAME_PT)
+	if (fr->type != FRAME_GUEST && fr->type != FRAME_PT &&
+	    fr->type != FRAME_DISK)
 		panic("mm: freeing frame %llx of type %u",
 		      (unsigned long long)pa, fr->type);
 	fr->type = FRAME_FREE;
@@ -133,8 +134,6 @@ uint64_t mm_free_frames(void)
 	return nr_free;
 }
 
-
-
 const char *mm_check(void)
 {
 	uint64_t n = 0;
@@ -149,7 +148,8 @@ const char *mm_check(void)
 	for (uint64_t f = 0; f < nr_frames; f++) {
 		if (ft[f].type == FRAME_FREE && !n--)
 			return "more FREE frames than on the free list";
-		if ((ft[f].type == FRAME_GUEST || ft[f].type == FRAME_PT) &&
+		if ((ft[f].type == FRAME_GUEST || ft[f].type == FRAME_PT ||
+		     ft[f].type == FRAME_DISK) &&
 		    ft[f].owner == DOMID_HYPERVISOR)
 			return "a guest frame without a domain";
 	}

@@ -9,7 +9,8 @@
  * Invariants (mm_check):
  *   1. A frame is on the free list iff its type is FRAME_FREE.
  *   2. nr_free equals the length of the free list.
- *   3. Every FRAME_GUEST or FRAME_PT frame has a real domain as owner.
+ *   3. Every FRAME_GUEST, FRAME_PT or FRAME_DISK frame has a real domain as
+ *      owner.
  */
 #ifndef CORE_MM_H
 #define CORE_MM_H
@@ -25,6 +26,7 @@ enum frame_type {
 	FRAME_MODULE,     /* a guest image loaded by the boot loader */
 	FRAME_GUEST,      /* a domain's memory */
 	FRAME_PT,         /* a domain's page tables */
+	FRAME_DISK,       /* a domain's disk: data and its index */
 };
 
 struct frame {

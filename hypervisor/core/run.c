@@ -43,6 +43,7 @@ static struct domain *cur;   /* domain whose state is on the CPU, or NULL */
 static bool in_hv;
 static ns_t hv_start, hv_total, t_start, run_end;
 static struct domain *timer_head; /* sorted by wake_at */
+static struct hv_timer *hv_timers; /* sorted by at */
 static bool started;
 static uint64_t nr_traps, nr_timer_irqs, nr_nmis;
 
@@ -105,6 +106,44 @@ static void timer_insert(struct domain *d, ns_t at)
 	d->timer_next = *p;
 	*p = d;
 	d->on_timer = true;
+}
+
+void run_timer_cancel(struct hv_timer *t)
+{
+	if (!t->armed)
+		return;
+	for (struct hv_timer **p = &hv_timers; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	t->armed = false;
+	t->next = 0;
+}
+
+void run_timer_arm(struct hv_timer *t, ns_t at)
+{
+	run_timer_cancel(t);
+	t->at = at;
+	struct hv_timer **p = &hv_timers;
+	while (*p && (*p)->at <= at)
+		p = &(*p)->next;
+	t->next = *p;
+	*p = t;
+	t->armed = true;
+}
+
+void run_event(struct domain *d)
+{
+	if (d->state != DOM_ALIVE)
+		return;
+	if (started && d->se.state == SCHED_BLOCKED) {
+		timer_remove(d);
+		d->regs.rax = FS_BLOCK_EVENT;
+		sched_wake(&S, &d->se, sched_now());
+	} else {
+		d->event_pending = true;
+	}
 }
 
 void run_remove(struct domain *d)
@@ -173,9 +212,17 @@ static void report(void)
 		struct domain *d = domain_at(i);
 		struct sched_counters c;
 		sched_counters(&S, &d->se, now, &c);
+		if (d->state == DOM_ALIVE) {
+			mem_sync(d, wall_now());
+			blk_sync(d, wall_now());
+		}
+		const struct usage_counters *u = &d->u;
 		log_raw("@domain id=%u name=%s state=%s cpu_ns=%llu "
 		        "ready_ns=%llu warped_ns=%llu dispatches=%llu "
 		        "wakeups=%llu hypercalls=%llu cpu_weight=%u "
+		        "blk_read_ops=%llu blk_write_ops=%llu "
+		        "blk_read_bytes=%llu blk_write_bytes=%llu "
+		        "blk_throttled_ns=%llu mem_pages=%llu mem_page_ns=%llu "
 		        "exit_reason=%s",
 		        d->id, d->cfg.name, state_name(d),
 		        (unsigned long long)c.cpu_ns,
@@ -184,6 +231,13 @@ static void report(void)
 		        (unsigned long long)c.dispatches,
 		        (unsigned long long)c.wakeups,
 		        (unsigned long long)d->hypercalls, d->cfg.sp.cpu_weight,
+		        (unsigned long long)u->blk_read_ops,
+		        (unsigned long long)u->blk_write_ops,
+		        (unsigned long long)u->blk_read_bytes,
+		        (unsigned long long)u->blk_write_bytes,
+		        (unsigned long long)u->blk_throttled_ns,
+		        (unsigned long long)u->mem_pages,
+		        (unsigned long long)u->mem_page_ns,
 		        d->exit_reason[0] ? d->exit_reason : "-");
 		for (uint32_t k = 0; k < d->n_kv; k++)
 			log_raw("@kv id=%u key=%s value=%llu", d->id,
@@ -239,6 +293,15 @@ static struct regs *schedule(void)
 		d->timer_next = 0;
 		sched_wake(&S, &d->se, sched_now());
 	}
+	while (hv_timers && hv_timers->at <= wall) {
+		struct hv_timer *t = hv_timers;
+		hv_timers = t->next;
+		t->armed = false;
+		t->next = 0;
+		t->fn(t);
+	}
+	if (!domain_alive())
+		finish("no domain left");
 	uint64_t slice;
 	struct sched_entity *e = sched_pick(&S, sched_now(), &slice);
 	struct domain *next = e ? domain_of(e) : 0;
@@ -263,6 +326,10 @@ static struct regs *schedule(void)
 		until = min_u64(until, timer_head->wake_at > t_exit
 		                               ? timer_head->wake_at - t_exit
 		                               : 1);
+	if (hv_timers)
+		until = min_u64(until, hv_timers->at > t_exit
+		                               ? hv_timers->at - t_exit
+		                               : 1);
 	if (run_end)
 		until = min_u64(until, run_end > t_exit ? run_end - t_exit : 1);
 	arch_timer_oneshot(until == SCHED_SLICE_INF ? UINT64_MAX : until);
@@ -284,6 +351,11 @@ __attribute__((noreturn)) void run_start(void)
 		struct domain *d = domain_at(i);
 		if (d->state != DOM_ALIVE)
 			continue;
+		/* A boot-time domain's life, and its memory's integral,
+		 * start with the run, like its CPU time. */
+		d->created_ns = t_start;
+		d->mem_stamp = t_start;
+		d->u.mem_page_ns = 0;
 		if (sched_add(&S, &d->se, d->id, &d->cfg.sp, sched_now()))
 			panic("run: sched_add %s", d->cfg.name);
 		sched_wake(&S, &d->se, sched_now());

@@ -18,6 +18,10 @@ void run_add(struct domain *d);
 void run_remove(struct domain *d);
 void run_snapshot_reports(struct domain *d);
 
+/* One-shot timers run in schedule(), in the hypervisor's time. */
+void run_timer_arm(struct hv_timer *t, ns_t at);
+void run_timer_cancel(struct hv_timer *t);
+
 /* Hypercall actions on the calling domain; each enters the hypervisor's
  * own time (the rest of the call is charged to the domain). */
 void run_block(struct domain *d, ns_t deadline);

@@ -11,6 +11,9 @@
 int space_create(domid_t owner, uint64_t *pml4_pa);
 /* Map one 4 KiB user page read/write at va -> pa, allocating tables. */
 int space_map(uint64_t pml4_pa, domid_t owner, uint64_t va, uint64_t pa);
+/* Unmap one user page; its frame's address in *pa (the caller frees it).
+ * False if it was not mapped. Page tables stay until space_destroy. */
+bool space_unmap(uint64_t pml4_pa, uint64_t va, uint64_t *pa);
 /* Translate a user address; false if unmapped. */
 bool space_lookup(uint64_t pml4_pa, uint64_t va, uint64_t *pa);
 /* Free every frame of the lower half and the tables themselves. */

@@ -118,7 +118,7 @@ expect_bad unknown_field_rejected 11 "unknown field 'extra'" \
 expect_bad missing_field_rejected 12 "missing field 'hypercalls'" \
 	'12s/ hypercalls=3//'
 expect_bad field_after_exit_reason_rejected 12 "exit_reason= must be the last field" \
-	'12s/ cpu_weight=256 exit_reason=-/ exit_reason=- cpu_weight=256/'
+	'12s/ mem_page_ns=\([0-9]*\) exit_reason=-/ exit_reason=- mem_page_ns=\1/'
 expect_bad field_twice_rejected 12 "field 'wakeups' given twice" \
 	'12s/wakeups=1/wakeups=1 wakeups=2/'
 expect_bad unknown_state_rejected 12 "state=zombie is not" \

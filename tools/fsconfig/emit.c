@@ -25,6 +25,17 @@ int fs_emit_hv_cmdline(const struct fs_config *cfg, const char *extra,
 	return n + 1 + (int)el;
 }
 
+int fs_first_disk_image(const struct fs_config *cfg, size_t i)
+{
+	const char *n = cfg->doms[i].disk_image;
+	if (!n[0])
+		return 0;
+	for (size_t j = 0; j < i; j++)
+		if (!strcmp(cfg->doms[j].disk_image, n))
+			return 0;
+	return 1;
+}
+
 int fs_emit_grub(FILE *f, const struct fs_config *cfg, const char *extra)
 {
 	char line[FS_HV_CMDLINE_MAX];
@@ -37,6 +48,10 @@ int fs_emit_grub(FILE *f, const struct fs_config *cfg, const char *extra)
 	        "menuentry \"Fairshare\" {\n"
 	        "\tmultiboot2 %s %s\n",
 	        FS_ISO_KERNEL, line);
+	for (size_t i = 0; i < cfg->n; i++)
+		if (fs_first_disk_image(cfg, i))
+			fprintf(f, "\tmodule2 " FS_ISO_BLOB_FMT " blob=%s\n",
+			        cfg->doms[i].disk_image, cfg->doms[i].disk_image);
 	for (size_t i = 0; i < cfg->n; i++) {
 		const struct domain_settings *d = &cfg->doms[i];
 		if (domcfg_format_cmdline(d, line, sizeof(line)) < 0)
@@ -94,8 +109,21 @@ char *fs_emit_initrd(const struct fs_config *cfg, const char *images_dir,
 	struct buf b = {0};
 	char line[DOMCFG_CMDLINE_MAX];
 	for (size_t i = 0; i < cfg->n; i++) {
+		if (!fs_first_disk_image(cfg, i))
+			continue;
+		const char *n = cfg->doms[i].disk_image;
+		if (b.len)
+			buf_str(&b, ",");
+		for (const char *p = images_dir; *p; p++)
+			buf_add(&b, *p == ',' ? ",," : p, *p == ',' ? 2 : 1);
+		buf_str(&b, "/");
+		buf_str(&b, n);
+		buf_str(&b, ".img blob=");
+		buf_str(&b, n);
+	}
+	for (size_t i = 0; i < cfg->n; i++) {
 		const struct domain_settings *d = &cfg->doms[i];
-		if (i)
+		if (b.len)
 			buf_str(&b, ",");
 		for (const char *p = images_dir; *p; p++)
 			buf_add(&b, *p == ',' ? ",," : p, *p == ',' ? 2 : 1);

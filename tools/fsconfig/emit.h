@@ -15,6 +15,7 @@
 /* Layout of the boot ISO (grub.cfg refers to these paths). */
 #define FS_ISO_KERNEL "/boot/fairshare.bin"
 #define FS_ISO_IMAGE_FMT "/boot/%s.elf"
+#define FS_ISO_BLOB_FMT "/boot/%s.img"
 #define FS_ISO_GRUB_CFG "/boot/grub/grub.cfg"
 
 /* Room for the hypervisor command line plus what --append adds. */
@@ -37,5 +38,9 @@ int fs_emit_grub(FILE *f, const struct fs_config *cfg, const char *extra);
  * which the module command line cannot express; out of memory). */
 char *fs_emit_initrd(const struct fs_config *cfg, const char *images_dir,
                      char *err, size_t errlen);
+
+/* Whether doms[i] is the first to name its disk_image (blobs are loaded
+ * once, before the domains, as modules with command line blob=NAME). */
+int fs_first_disk_image(const struct fs_config *cfg, size_t i);
 
 #endif

@@ -190,6 +190,8 @@ static int claim_names(struct loader *l, const struct domain_settings *d)
 	return FS_OK;
 }
 
+static int check_disk_image(struct loader *l);
+
 /* The [domain] section has ended: check it and add it. */
 static int finish_domain(struct loader *l)
 {
@@ -202,6 +204,9 @@ static int finish_domain(struct loader *l)
 		            d->name);
 	if (domcfg_check(d, &why))
 		return fail(l, l->dom_line, "[domain %s]: %s", d->name, why);
+	int err = check_disk_image(l);
+	if (err)
+		return err;
 	if (domcfg_format_cmdline(d, cmd, sizeof(cmd)) < 0)
 		return fail(
 		    l, l->dom_line,
@@ -355,6 +360,34 @@ static int check_image(struct loader *l)
 	return FS_OK;
 }
 
+/* The disk blob IMAGES/NAME.img must exist and fit the disk. */
+static int check_disk_image(struct loader *l)
+{
+	char path[4096];
+	struct stat st;
+	if (!l->images)
+		return FS_OK;
+	if (!l->dom.disk_image[0])
+		return FS_OK;
+	int n = snprintf(path, sizeof(path), "%s/%s.img", l->images,
+	             l->dom.disk_image);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return fail(l, l->dom_line, "image directory path too long");
+	if (stat(path, &st))
+		return fail(l, l->dom_line, "disk_image '%s': %s: %s",
+		            l->dom.disk_image, path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(l, l->dom_line, "disk_image '%s': %s is not a file",
+		            l->dom.disk_image, path);
+	if ((uint64_t)st.st_size > ((uint64_t)l->dom.disk_mb << 20))
+		return fail(l, l->dom_line,
+		            "disk_image '%s' (%lld bytes) is larger than "
+		            "disk_mb = %u",
+		            l->dom.disk_image, (long long)st.st_size,
+		            l->dom.disk_mb);
+	return FS_OK;
+}
+
 static int dom_key(struct loader *l, const char *k, size_t kl, const char *v,
                    size_t vl)
 {
@@ -373,7 +406,9 @@ static int dom_key(struct loader *l, const char *k, size_t kl, const char *v,
 		return fail(l, l->line,
 		            "unknown key '%.*s' in [domain %s] (known: image "
 		            "memory_mb count cpu_weight cpu_cap_pct warp_us "
-		            "warp_limit_us unwarp_us args)",
+		            "warp_limit_us unwarp_us disk_mb disk_image io_bps "
+		            "io_iops io_burst_bytes io_burst_ops memory_max_mb "
+		            "mem_growth_pages_per_s mem_growth_burst_pages args)",
 		            (int)kl, k, l->dom.name);
 	if (rc)
 		return fail(l, l->line, "%.*s = %.*s: %s", (int)kl, k, (int)vl,

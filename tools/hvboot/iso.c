@@ -71,6 +71,17 @@ static int copy_boot_files(const struct iso_inputs *in, const char *root)
 		if (join(src, in->images, rel) || copy(src, dst))
 			return -1;
 	}
+	for (size_t i = 0; i < in->cfg->n; i++) {
+		if (!fs_first_disk_image(in->cfg, i))
+			continue;
+		const char *blob = in->cfg->doms[i].disk_image;
+		snprintf(rel, sizeof(rel), FS_ISO_BLOB_FMT, blob);
+		if (join(dst, root, rel))
+			return -1;
+		snprintf(rel, sizeof(rel), "/%s.img", blob);
+		if (join(src, in->images, rel) || copy(src, dst))
+			return -1;
+	}
 	return 0;
 }
 

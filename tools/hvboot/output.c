@@ -51,10 +51,15 @@ static void json_domain(FILE *f, const struct hv_report *r,
 	        ",\"ready_ns\":%" PRIu64 ",\"warped_ns\":%" PRIu64
 	        ",\"dispatches\":%" PRIu64 ",\"wakeups\":%" PRIu64
 	        ",\"hypercalls\":%" PRIu64 ",\"cpu_weight\":%" PRIu64
-	        ",\"report\":{",
+	        ",\"blk_read_ops\":%" PRIu64 ",\"blk_write_ops\":%" PRIu64
+	        ",\"blk_read_bytes\":%" PRIu64 ",\"blk_write_bytes\":%" PRIu64
+	        ",\"blk_throttled_ns\":%" PRIu64 ",\"mem_pages\":%" PRIu64
+	        ",\"mem_page_ns\":%" PRIu64 ",\"report\":{",
 	        d->cpu_ns, sh / 1000000, sh % 1000000, d->ready_ns,
 	        d->warped_ns, d->dispatches, d->wakeups, d->hypercalls,
-	        d->cpu_weight);
+	        d->cpu_weight, d->blk_read_ops, d->blk_write_ops,
+	        d->blk_read_bytes, d->blk_write_bytes, d->blk_throttled_ns,
+	        d->mem_pages, d->mem_page_ns);
 	for (size_t k = 0; k < d->nkv; k++) {
 		fputs(k ? "," : "", f);
 		json_str(f, d->kv[k].key);
@@ -128,9 +133,11 @@ void output_table(FILE *f, const struct hv_report *r, const char *boot)
 		fprintf(f, "refused: module %" PRIu64 "%s%s: %s\n",
 		        r->refused[i].module, r->refused[i].name[0] ? " " : "",
 		        r->refused[i].name, r->refused[i].reason);
-	fprintf(f, "\n%-16s %-8s %6s %11s %7s %11s %10s %9s  %s\n", "name",
-	        "state", "weight", "cpu_ms", "share%", "ready_ms", "dispatches",
-	        "wakeups", "report");
+	fprintf(f, "\n%-16s %-8s %6s %11s %7s %11s %10s %9s %9s %9s %8s "
+	        "%9s  %s\n",
+	        "name", "state", "weight", "cpu_ms", "share%", "ready_ms",
+	        "dispatches", "wakeups", "rd_KiB/s", "wr_KiB/s", "io_ops/s",
+	        "avg_MiB", "report");
 	uint64_t cpu = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct report_domain *dm = &r->doms[i];
@@ -143,6 +150,14 @@ void output_table(FILE *f, const struct hv_report *r, const char *boot)
 		        " %11s %10" PRIu64 " %9" PRIu64,
 		        dm->name, dm->sched_state, dm->cpu_weight, a, sh / 100,
 		        sh % 100, b, dm->dispatches, dm->wakeups);
+		/* Rates over the whole run; memory as its time average. */
+		uint64_t el = r->elapsed_ns ? r->elapsed_ns : 1;
+		uint64_t ops = dm->blk_read_ops + dm->blk_write_ops;
+		fprintf(f, " %9" PRIu64 " %9" PRIu64 " %8" PRIu64 " %9" PRIu64,
+		        scaled_share(dm->blk_read_bytes, el, 1000000000) / 1024,
+		        scaled_share(dm->blk_write_bytes, el, 1000000000) / 1024,
+		        scaled_share(ops, el, 1000000000),
+		        scaled_share(dm->mem_page_ns, el, 1) / 256);
 		for (size_t k = 0; k < dm->nkv; k++)
 			fprintf(f, "%s%s=%" PRIu64, k ? " " : "  ",
 			        dm->kv[k].key, dm->kv[k].value);

@@ -55,6 +55,13 @@ enum {
 	D_WAKEUPS,
 	D_HYPERCALLS,
 	D_WEIGHT,
+	D_BRO,
+	D_BWO,
+	D_BRB,
+	D_BWB,
+	D_BTH,
+	D_MP,
+	D_MPNS,
 	D_EXIT,
 	D_N
 };
@@ -64,6 +71,10 @@ static const struct field domain_fields[D_N] = {
     REQ("ready_ns", F_U64),     REQ("warped_ns", F_U64),
     REQ("dispatches", F_U64),   REQ("wakeups", F_U64),
     REQ("hypercalls", F_U64),   REQ("cpu_weight", F_U64),
+    REQ("blk_read_ops", F_U64), REQ("blk_write_ops", F_U64),
+    REQ("blk_read_bytes", F_U64), REQ("blk_write_bytes", F_U64),
+    REQ("blk_throttled_ns", F_U64), REQ("mem_pages", F_U64),
+    REQ("mem_page_ns", F_U64),
     REQ("exit_reason", F_TEXT),
 };
 
@@ -384,6 +395,13 @@ static int line_domain(struct rctx *c, char *p)
 	d->wakeups = v[D_WAKEUPS].u;
 	d->hypercalls = v[D_HYPERCALLS].u;
 	d->cpu_weight = v[D_WEIGHT].u;
+	d->blk_read_ops = v[D_BRO].u;
+	d->blk_write_ops = v[D_BWO].u;
+	d->blk_read_bytes = v[D_BRB].u;
+	d->blk_write_bytes = v[D_BWB].u;
+	d->blk_throttled_ns = v[D_BTH].u;
+	d->mem_pages = v[D_MP].u;
+	d->mem_page_ns = v[D_MPNS].u;
 	if (strcmp(v[D_EXIT].s, "-") != 0 &&
 	    !dup_str(c, v[D_EXIT].s, &d->exit_reason))
 		return FS_ENOMEM;

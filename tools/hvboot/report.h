@@ -14,7 +14,10 @@
  *                 domains=U64
  *   @domain id=U64 name=NAME state=STATE cpu_ns=U64 ready_ns=U64
  *           warped_ns=U64 dispatches=U64 wakeups=U64 hypercalls=U64
- *           cpu_weight=U64 exit_reason=TEXT  (LAST; "-" means none)
+ *           cpu_weight=U64 blk_read_ops=U64 blk_write_ops=U64
+ *           blk_read_bytes=U64 blk_write_bytes=U64 blk_throttled_ns=U64
+ *           mem_pages=U64 mem_page_ns=U64
+ *           exit_reason=TEXT  (LAST; "-" means none)
  *   @kv id=U64 key=KEY value=U64             id of an earlier @domain
  *   @report end
  *
@@ -52,6 +55,8 @@ struct report_domain {
 	char *exit_reason;   /* heap; NULL for "-" */
 	uint64_t cpu_ns, ready_ns, warped_ns;
 	uint64_t dispatches, wakeups, hypercalls, cpu_weight;
+	uint64_t blk_read_ops, blk_write_ops, blk_read_bytes, blk_write_bytes;
+	uint64_t blk_throttled_ns, mem_pages, mem_page_ns;
 	struct report_kv *kv; /* nkv guest-reported values, in log order */
 	size_t nkv;
 };

@@ -154,6 +154,33 @@ int space_map(uint64_t pml4_pa, domid_t owner, uint64_t va, uint64_t pa)
 	return 0;
 }
 
+/* The leaf entry for a user address, or NULL if a table is missing. */
+static uint64_t *pte_of(uint64_t pml4_pa, uint64_t va)
+{
+	if (va >= (1ull << 47))
+		return 0;
+	uint64_t *t = table(pml4_pa);
+	for (int shift = 39; shift > 12; shift -= 9) {
+		uint64_t e = t[(va >> shift) & 511];
+		if (!(e & PTE_P) || !(e & PTE_U))
+			return 0;
+		t = table(e);
+	}
+	return &t[(va >> 12) & 511];
+}
+
+bool space_unmap(uint64_t pml4_pa, uint64_t va, uint64_t *pa)
+{
+	uint64_t *pte = pte_of(pml4_pa, va);
+	if (!pte || !(*pte & PTE_P))
+		return false;
+	*pa = *pte & PTE_ADDR;
+	*pte = 0;
+	if (read_cr3() == pml4_pa)
+		__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+	return true;
+}
+
 bool space_lookup(uint64_t pml4_pa, uint64_t va, uint64_t *pa)
 {
 	if (va >= (1ull << 47))

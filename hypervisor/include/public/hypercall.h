@@ -30,16 +30,23 @@ enum fs_hypercall {
 	FS_HC_CONSOLE_WRITE = 0, /* (buf, len) -> len written; at most
 	                          * FS_CONSOLE_MAX bytes per call */
 	FS_HC_YIELD = 1,         /* () -> 0: give up the rest of the slice */
-	FS_HC_BLOCK = 2,         /* (deadline_ns) -> 0 once time >= deadline
-	                          * (FS_TIME_NEVER: until an event) */
+	FS_HC_BLOCK = 2,         /* (deadline_ns) -> 0 once time >= deadline,
+	                          * FS_BLOCK_EVENT if an event (block I/O
+	                          * completion) came first or was pending;
+	                          * FS_TIME_NEVER: until an event */
 	FS_HC_TIME = 3,          /* () -> hypervisor monotonic time, ns */
 	FS_HC_DOMAIN_INFO = 4,   /* (struct fs_domain_info *) -> 0 */
 	FS_HC_SHUTDOWN = 5,      /* (code, msg, msg_len) -> does not return */
 	FS_HC_REPORT = 6,        /* (key, key_len, value, flags) -> 0 */
+	FS_HC_BLK_SETUP = 7,     /* (struct fs_blk_sring *) -> 0 (blkif.h) */
+	FS_HC_BLK_NOTIFY = 8,    /* () -> requests started by this call */
+	FS_HC_MEM_INCREASE = 9,  /* (gva, npages, struct fs_mem_status *) -> 0 */
+	FS_HC_MEM_DECREASE = 10, /* (gva, npages, struct fs_mem_status *) -> 0 */
 	FS_HC_COUNT
 };
 
 #define FS_TIME_NEVER UINT64_MAX
+#define FS_BLOCK_EVENT 1
 #define FS_CONSOLE_MAX 4096u
 
 /* FS_HC_SHUTDOWN codes: how the domain's exit is reported. */
