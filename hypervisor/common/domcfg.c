@@ -95,6 +95,8 @@ void hvcfg_default(struct hv_settings *h)
 	h->loglevel = 2;
 	h->bench_native_ms = 0;
 	h->poison_free = 0;
+	h->meter_interval_ms = HVCFG_METER_MS_DEFAULT;
+	h->replay_kb = HVCFG_REPLAY_KB_DEFAULT;
 }
 
 #define TP_MAX SCHED_TIME_PARAM_MAX_US
@@ -285,8 +287,22 @@ int hvcfg_set(struct hv_settings *h, const char *key, size_t klen,
 			h->poison_free = (uint32_t)x;
 		return rc;
 	}
+	if (keyeq(key, klen, "meter_interval_ms")) {
+		rc = num(val, vlen, 10, 3600000, &x, why,
+		         "meter_interval_ms must be an integer 10..3600000");
+		if (!rc)
+			h->meter_interval_ms = (uint32_t)x;
+		return rc;
+	}
+	if (keyeq(key, klen, "replay_kb")) {
+		rc = num(val, vlen, 64, HVCFG_REPLAY_KB_MAX, &x, why,
+		         "replay_kb must be an integer 64..4096");
+		if (!rc)
+			h->replay_kb = (uint32_t)x;
+		return rc;
+	}
 	*why = "unknown hypervisor key (known: ctx_allow_us run_ms loglevel "
-	       "bench_native_ms poison_free)";
+	       "bench_native_ms poison_free meter_interval_ms replay_kb)";
 	return FS_ENOENT;
 }
 
@@ -562,5 +578,9 @@ int hvcfg_format_cmdline(const struct hv_settings *h, char *buf, size_t len)
 		sb_kv(&b, "bench_native_ms", h->bench_native_ms);
 	if (h->poison_free)
 		sb_kv(&b, "poison_free", h->poison_free);
+	if (h->meter_interval_ms != HVCFG_METER_MS_DEFAULT)
+		sb_kv(&b, "meter_interval_ms", h->meter_interval_ms);
+	if (h->replay_kb != HVCFG_REPLAY_KB_DEFAULT)
+		sb_kv(&b, "replay_kb", h->replay_kb);
 	return sb_end(&b);
 }

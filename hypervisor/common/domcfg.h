@@ -64,7 +64,13 @@ struct hv_settings {
 	uint32_t loglevel;        /* 0 error .. 3 debug; default 2 (info) */
 	uint32_t bench_native_ms; /* >0: time the native work loop first */
 	uint32_t poison_free;     /* 1: fill free RAM with 0xa5 at boot */
+	uint32_t meter_interval_ms; /* METER period on the management link */
+	uint32_t replay_kb;         /* unacknowledged records kept, KiB */
 };
+
+#define HVCFG_METER_MS_DEFAULT 1000u
+#define HVCFG_REPLAY_KB_DEFAULT 1024u
+#define HVCFG_REPLAY_KB_MAX 4096u
 
 void domcfg_default(struct domain_settings *d);
 void hvcfg_default(struct hv_settings *h);

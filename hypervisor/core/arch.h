@@ -63,6 +63,17 @@ void arch_serial_putc(uint16_t port, char c);
 #define COM1 0x3F8
 #define COM2 0x2F8
 
+/* The management link (COM2, link.c): interrupt-driven, buffered. */
+void arch_link_init(void);
+bool arch_link_present(void);
+void arch_link_irq(void); /* on VEC_LINK: drain RX, refill TX; no EOI */
+size_t arch_link_read(uint8_t *buf, size_t n); /* bytes received */
+size_t arch_link_tx_free(void); /* ARCH_LINK_TX_SIZE when all sent */
+#define ARCH_LINK_TX_SIZE 262144u
+/* Queue n bytes for transmission, all or nothing. */
+bool arch_link_write(const uint8_t *buf, size_t n);
+uint64_t arch_link_rx_overruns(void);
+
 /* End the run: QEMU's isa-debug-exit device (QEMU exits 2*code+1), else
  * halt forever. */
 __attribute__((noreturn)) void arch_debug_exit(uint32_t code);

@@ -33,12 +33,17 @@
 #include "core/log.h"
 #include "core/mm.h"
 #include "core/run.h"
+#include "accounting/wire.h"
 #include "blkif.h"
 #include "fs_errors.h"
 
 #define IDX_SHIFT 9
 #define IDX_N 512u
 #define SECTORS_PER_PAGE (PAGE_SIZE / FS_BLK_SECTOR)
+/* Bytes copied per pass over the queue, in a hypercall or from the timer:
+ * the hypervisor is not preemptible, so this bounds how long another
+ * domain's due wake-up can wait behind someone's I/O. */
+#define BLK_PASS_BYTES (16u * 1024u)
 
 static struct domain *dom_of_retry(struct hv_timer *t)
 {
@@ -264,7 +269,8 @@ static int64_t blk_run(struct domain *d, ns_t now)
 	struct blk_dev *b = &d->blk;
 	uint32_t idx4[4];
 	if (guest_read(d, idx4, b->ring, sizeof(idx4))) {
-		domain_kill(d, "block ring page at %llx is no longer mapped",
+		domain_kill(d, WIRE_WHY_KILL_BAD_HYPERCALL,
+		            "block ring page at %llx is no longer mapped",
 		            (unsigned long long)b->ring);
 		return -1;
 	}
@@ -273,7 +279,8 @@ static int64_t blk_run(struct domain *d, ns_t now)
 	    (uint32_t)(b->rsp_prod - rsp_cons) > FS_BLK_RING_SIZE ||
 	    (uint32_t)(req_prod - rsp_cons) > FS_BLK_RING_SIZE ||
 	    (uint32_t)(req_prod - b->seen) > FS_BLK_RING_SIZE) {
-		domain_kill(d, "hostile block ring: req_prod %u rsp_cons %u, "
+		domain_kill(d, WIRE_WHY_KILL_BAD_HYPERCALL,
+		            "hostile block ring: req_prod %u rsp_cons %u, "
 		               "%u taken, %u answered (at most %u outstanding)",
 		            req_prod, rsp_cons, b->req_cons, b->rsp_prod,
 		            FS_BLK_RING_SIZE);
@@ -283,7 +290,14 @@ static int64_t blk_run(struct domain *d, ns_t now)
 	b->waiting += (uint32_t)(req_prod - b->seen);
 	b->seen = req_prod;
 	int64_t answered = 0;
+	uint64_t budget = BLK_PASS_BYTES;
 	while (b->req_cons != req_prod) {
+		if (answered && budget == 0) {
+			/* Bounded work per pass: the rest continues from the
+			 * timer at once, after due wake-ups are taken. */
+			run_timer_arm(&b->retry, now);
+			break;
+		}
 		uint32_t slot = b->req_cons % FS_BLK_RING_SIZE;
 		struct fs_blk_req r;
 		guest_read(d, &r, b->ring + RING_OFF_REQ + slot * 32u, 32);
@@ -299,6 +313,7 @@ static int64_t blk_run(struct domain *d, ns_t now)
 			}
 			if (r.op != FS_BLK_OP_FLUSH)
 				req_do(d, &r);
+			budget = r.len >= budget ? 0 : budget - r.len;
 		}
 		struct fs_blk_rsp rsp = {r.id, st, st == FS_OK ? r.len : 0};
 		guest_write(d, b->ring + RING_OFF_RSP +

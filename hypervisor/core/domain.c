@@ -11,6 +11,7 @@
 #include "core/param.h"
 #include "core/run.h"
 #include "core/space.h"
+#include "accounting/wire.h"
 #include "blkif.h"
 #include "fs_errors.h"
 
@@ -21,9 +22,10 @@ static uint32_t n_images;
 
 int image_register(const char *name, uint64_t pa, uint64_t len, bool blob)
 {
-	const struct boot_image *old = image_find(name, blob);
-	if (old)
-		return old->pa == pa ? FS_OK : FS_EEXIST;
+	/* The boot loader loads a module per domain line, so one image may
+	 * come several times: the first copy serves for creation later. */
+	if (image_find(name, blob))
+		return blob ? FS_EEXIST : FS_OK;
 	if (n_images == MAX_MODULES)
 		return FS_ENOMEM;
 	struct boot_image *im = &images[n_images++];
@@ -282,6 +284,7 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
 	n_slots++;
 	n_alive++;
 	run_add(d);
+	mgmt_event(d, WIRE_EV_CREATED, WIRE_WHY_NONE, 0);
 	return d;
 }
 
@@ -295,7 +298,7 @@ static void teardown(struct domain *d)
 	n_alive--;
 }
 
-void domain_kill(struct domain *d, const char *fmt, ...)
+void domain_kill(struct domain *d, uint16_t why, const char *fmt, ...)
 {
 	if (d->state != DOM_ALIVE)
 		return;
@@ -309,6 +312,10 @@ void domain_kill(struct domain *d, const char *fmt, ...)
 	log_warn("domain %u (%s) killed: %s", d->id, d->cfg.name,
 	         d->exit_reason);
 	teardown(d);
+	mgmt_event(d, why < WIRE_WHY_KILL_PRIVILEGED ? WIRE_EV_CRASHED
+	                                             : WIRE_EV_KILLED,
+	           why, 0);
+	mgmt_event(d, WIRE_EV_DESTROYED, WIRE_WHY_NONE, 0);
 }
 
 void domain_exit(struct domain *d, uint64_t code, const char *msg)
@@ -323,4 +330,6 @@ void domain_exit(struct domain *d, uint64_t code, const char *msg)
 	log_info("domain %u (%s) exited: %s", d->id, d->cfg.name,
 	         d->exit_reason);
 	teardown(d);
+	mgmt_event(d, WIRE_EV_EXITED, WIRE_WHY_NONE, code);
+	mgmt_event(d, WIRE_EV_DESTROYED, WIRE_WHY_NONE, 0);
 }

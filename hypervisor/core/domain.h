@@ -35,6 +35,15 @@
 
 enum dom_state { DOM_FREE = 0, DOM_ALIVE, DOM_EXITED, DOM_KILLED };
 
+/* The management link (mgmt.c). */
+struct domain;
+void mgmt_init(const struct hv_settings *hv);
+void mgmt_start(void); /* the run starts: metering begins */
+void mgmt_poll(void);  /* in the hypervisor's time: receive, send */
+void mgmt_flush(void); /* before the end: push out what is queued */
+void mgmt_event(struct domain *d, uint16_t kind, uint16_t why,
+                uint64_t detail);
+
 /* A one-shot hypervisor timer (run.c): fn runs in the hypervisor's own
  * time once `at` has passed. */
 struct hv_timer {
@@ -81,6 +90,9 @@ struct domain {
 
 	uint64_t hypercalls;
 	bool event_pending; /* an event no FS_HC_BLOCK has consumed yet */
+	bool paused;        /* by the controller: off the CPU until unpaused */
+	bool pause_wake;    /* it became runnable while paused */
+	bool final_metered; /* dead, and its last counters went out */
 	struct blk_dev blk;
 	/* Memory: pages held, the ceiling (0: none), the growth bucket. */
 	uint64_t max_pages;
@@ -112,9 +124,11 @@ struct domain *domain_create(const struct domain_settings *s, const char *name,
                              uint64_t img_pa, uint64_t img_len, char *why,
                              size_t why_len);
 
-/* End a domain: state, reason, scheduler, timer and memory. */
-void domain_kill(struct domain *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* End a domain: state, reason, scheduler, timer and memory. `why` is the
+ * management link's enum wire_why: WIRE_WHY_FAULT_* for a crash,
+ * WIRE_WHY_KILL_* for a kill by policy. */
+void domain_kill(struct domain *d, uint16_t why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void domain_exit(struct domain *d, uint64_t code, const char *msg);
 
 /* Raise the domain's event: wake it if it is blocked in FS_HC_BLOCK

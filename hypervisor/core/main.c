@@ -108,9 +108,8 @@ static void create_from_module(int idx, const struct boot_module *m)
 	}
 	if (s.image[0] && image_register(s.image, m->start, m->end - m->start,
 	                                 false))
-		log_warn("module %d: image %s differs from an earlier module "
-		         "of that name; the first is kept for creation later",
-		         idx, s.image);
+		log_warn("module %d: image table full: %s cannot be used by "
+		         "CREATE later", idx, s.image);
 	for (uint32_t k = 1; k <= s.count; k++) {
 		char name[FS_NAME_MAX + 1], reason[160];
 		/* domcfg_check() proved every instance name fits */
@@ -198,6 +197,7 @@ __attribute__((noreturn)) void kmain(uint32_t magic, uint32_t info)
 		log_info("mm: free memory poisoned with 0xa5");
 	}
 	run_init(&hv);
+	mgmt_init(&hv);
 
 	bool blob[MAX_MODULES] = {false};
 	for (int i = 0; i < bi.n_mods; i++)

@@ -91,7 +91,7 @@ int64_t mem_increase(struct domain *d, uint64_t gva, uint64_t npages,
 	if (npages + mem_pt_frames(npages) > mm_free_frames())
 		return mem_done(d, st_gva, FS_ENOMEM, FS_MEM_LIMIT_HOST, 0);
 	ns_t now = arch_now_ns(), retry;
-	if (!tb_consume(&d->mem_growth, npages, now, &retry))
+	if (npages && !tb_consume(&d->mem_growth, npages, now, &retry))
 		return mem_done(d, st_gva, FS_EAGAIN, FS_MEM_LIMIT_GROWTH,
 		                retry);
 	for (uint64_t i = 0; i < npages; i++) {

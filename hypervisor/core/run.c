@@ -29,6 +29,8 @@
 
 #include "arch/x86_64/asm.h"
 
+#include "accounting/wire.h"
+
 #include "core/lib.h"
 #include "core/log.h"
 #include "core/mm.h"
@@ -45,7 +47,7 @@ static ns_t hv_start, hv_total, t_start, run_end;
 static struct domain *timer_head; /* sorted by wake_at */
 static struct hv_timer *hv_timers; /* sorted by at */
 static bool started;
-static uint64_t nr_traps, nr_timer_irqs, nr_nmis;
+static uint64_t nr_traps, nr_timer_irqs, nr_link_irqs, nr_nmis;
 
 static void hv_enter(void)
 {
@@ -81,6 +83,89 @@ void run_add(struct domain *d)
 	int rc = sched_add(&S, &d->se, d->id, &d->cfg.sp, sched_now());
 	if (rc)
 		panic("run: sched_add %s: %d", d->cfg.name, rc);
+	sched_wake(&S, &d->se, sched_now());
+}
+
+/* Make a blocked domain runnable, unless the controller paused it: then
+ * it is woken when unpaused. */
+static void wake(struct domain *d)
+{
+	if (d->paused)
+		d->pause_wake = true;
+	else
+		sched_wake(&S, &d->se, sched_now());
+}
+
+int run_pause(struct domain *d)
+{
+	if (d->state != DOM_ALIVE)
+		return FS_EBUSY;
+	if (d->paused)
+		return FS_OK;
+	hv_enter();
+	d->paused = true;
+	d->pause_wake = d->se.state != SCHED_BLOCKED;
+	if (d->pause_wake)
+		sched_block(&S, &d->se, sched_now());
+	mgmt_event(d, WIRE_EV_PAUSED, WIRE_WHY_NONE, 0);
+	return FS_OK;
+}
+
+int run_unpause(struct domain *d)
+{
+	if (d->state != DOM_ALIVE)
+		return FS_EBUSY;
+	if (!d->paused)
+		return FS_OK;
+	hv_enter();
+	d->paused = false;
+	if (d->pause_wake)
+		sched_wake(&S, &d->se, sched_now());
+	d->pause_wake = false;
+	mgmt_event(d, WIRE_EV_UNPAUSED, WIRE_WHY_NONE, 0);
+	return FS_OK;
+}
+
+int run_set_params(struct domain *d, const struct sched_params *sp)
+{
+	if (d->state != DOM_ALIVE)
+		return FS_EBUSY;
+	if (sched_params_check(sp))
+		return FS_ERANGE;
+	int rc = sched_set_params(&S, &d->se, sp, sched_now());
+	if (rc == 0)
+		d->cfg.sp = *sp;
+	return rc;
+}
+
+void run_usage(struct domain *d, struct usage_counters *u)
+{
+	struct sched_counters c;
+	sched_counters(&S, &d->se, sched_now(), &c);
+	if (d->state == DOM_ALIVE) {
+		mem_sync(d, wall_now());
+		blk_sync(d, wall_now());
+	}
+	*u = d->u;
+	u->cpu_ns = c.cpu_ns;
+	u->ready_ns = c.ready_ns;
+	u->cap_throttled_ns = c.cap_throttled_ns;
+	u->warped_ns = c.warped_ns;
+	u->dispatches = c.dispatches;
+	u->wakeups = c.wakeups;
+	u->hypercalls = d->hypercalls;
+}
+
+ns_t run_wall_ns(void)
+{
+	return wall_now();
+}
+
+__attribute__((noreturn)) static void finish(const char *why);
+
+void run_shutdown(void)
+{
+	finish("shut down by the controller");
 }
 
 static void timer_remove(struct domain *d)
@@ -137,10 +222,11 @@ void run_event(struct domain *d)
 {
 	if (d->state != DOM_ALIVE)
 		return;
-	if (started && d->se.state == SCHED_BLOCKED) {
+	if (started && d->se.state == SCHED_BLOCKED &&
+	    !(d->paused && d->pause_wake)) {
 		timer_remove(d);
 		d->regs.rax = FS_BLOCK_EVENT;
-		sched_wake(&S, &d->se, sched_now());
+		wake(d);
 	} else {
 		d->event_pending = true;
 	}
@@ -251,10 +337,11 @@ __attribute__((noreturn)) static void finish(const char *why)
 {
 	hv_enter(); /* freeze both clocks: the report is one instant */
 	log_info("run: %s after %llu ms; %llu decisions, %llu timer "
-	         "interrupts, %llu traps, %llu NMIs",
+	         "interrupts, %llu link interrupts, %llu traps, %llu NMIs",
 	         why, (unsigned long long)((wall_now() - t_start) / NS_PER_MS),
 	         (unsigned long long)sched_decisions(&S),
 	         (unsigned long long)nr_timer_irqs,
+	         (unsigned long long)nr_link_irqs,
 	         (unsigned long long)nr_traps, (unsigned long long)nr_nmis);
 	for (uint32_t i = 0; i < domain_slots(); i++) {
 		struct domain *d = domain_at(i);
@@ -267,6 +354,7 @@ __attribute__((noreturn)) static void finish(const char *why)
 	const char *bad = mm_check();
 	if (bad)
 		panic("mm: %s", bad);
+	mgmt_flush();
 	report();
 	arch_debug_exit(0);
 }
@@ -291,9 +379,14 @@ static struct regs *schedule(void)
 		timer_head = d->timer_next;
 		d->on_timer = false;
 		d->timer_next = 0;
-		sched_wake(&S, &d->se, sched_now());
+		wake(d);
 	}
-	while (hv_timers && hv_timers->at <= wall) {
+	/* Timers and the link run in the hypervisor's own time only (after
+	 * an interrupt), never on a hypercall's clock: an expired timer arms
+	 * the APIC for at once, below. */
+	if (in_hv)
+		mgmt_poll();
+	while (in_hv && hv_timers && hv_timers->at <= wall) {
 		struct hv_timer *t = hv_timers;
 		hv_timers = t->next;
 		t->armed = false;
@@ -362,6 +455,7 @@ __attribute__((noreturn)) void run_start(void)
 	}
 	if (cfg.run_ms)
 		run_end = t_start + cfg.run_ms * NS_PER_MS;
+	mgmt_start();
 	log_info("run: %u domains, ctx_allow %llu us, run %llu ms",
 	         domain_alive(), (unsigned long long)cfg.sc.ctx_allow_us,
 	         (unsigned long long)cfg.run_ms);
@@ -415,7 +509,7 @@ static void guest_fault(struct domain *d, const struct regs *r)
 	dump_regs(LOG_WARN, r);
 	if (r->vector == 14) {
 		uint64_t a = arch_fault_addr();
-		domain_kill(d,
+		domain_kill(d, WIRE_WHY_FAULT_PAGE,
 		            "%s at rip=%llx addr=%llx (%s, %s)",
 		            exc_name(r->vector), (unsigned long long)r->rip,
 		            (unsigned long long)a,
@@ -424,12 +518,16 @@ static void guest_fault(struct domain *d, const struct regs *r)
 		            : r->error & 2 ? "write"
 		                           : "read");
 	} else if (r->vector == 13) {
-		domain_kill(d, "%s at rip=%llx error=%llx (a privileged "
+		domain_kill(d, WIRE_WHY_KILL_PRIVILEGED,
+		            "%s at rip=%llx error=%llx (a privileged "
 		               "instruction, I/O or a bad segment)",
 		            exc_name(r->vector), (unsigned long long)r->rip,
 		            (unsigned long long)r->error);
 	} else {
-		domain_kill(d, "%s at rip=%llx error=%llx",
+		uint16_t why = r->vector == 0   ? WIRE_WHY_FAULT_DIVIDE
+		               : r->vector == 6 ? WIRE_WHY_FAULT_INVALID_OPCODE
+		                                : WIRE_WHY_FAULT_OTHER;
+		domain_kill(d, why, "%s at rip=%llx error=%llx",
 		            exc_name(r->vector), (unsigned long long)r->rip,
 		            (unsigned long long)r->error);
 	}
@@ -465,6 +563,10 @@ struct regs *trap_entry(struct regs *r)
 	} else if (r->vector == VEC_TIMER) {
 		nr_timer_irqs++;
 		arch_timer_eoi();
+	} else if (r->vector == VEC_LINK) {
+		nr_link_irqs++;
+		arch_link_irq();
+		arch_timer_eoi(); /* the local APIC's EOI, for any source */
 	} else if (r->vector != VEC_SPURIOUS) {
 		log_warn("unexpected interrupt vector %llu",
 		         (unsigned long long)r->vector);

@@ -18,6 +18,15 @@ void run_add(struct domain *d);
 void run_remove(struct domain *d);
 void run_snapshot_reports(struct domain *d);
 
+/* The controller's operations on a domain (management link). */
+int run_pause(struct domain *d);
+int run_unpause(struct domain *d);
+int run_set_params(struct domain *d, const struct sched_params *sp);
+/* Every counter of a domain, as of now. */
+void run_usage(struct domain *d, struct usage_counters *u);
+ns_t run_wall_ns(void);
+__attribute__((noreturn)) void run_shutdown(void);
+
 /* One-shot timers run in schedule(), in the hypervisor's time. */
 void run_timer_arm(struct hv_timer *t, ns_t at);
 void run_timer_cancel(struct hv_timer *t);

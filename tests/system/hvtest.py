@@ -82,3 +82,27 @@ def closes(result):
     total = sum(d["cpu_ns"] for d in result["domains"])
     total += result["idle_ns"] + result["hv_ns"]
     return abs(total - result["elapsed_ns"]) / result["elapsed_ns"]
+
+
+def start(config_text, run_ms, link, log=None, extra=None):
+    """Boot in the background with COM2 as the UNIX socket `link`; returns
+    (Popen, finish) where finish() waits and returns the JSON report."""
+    path = write_config(config_text)
+    if os.path.exists(link):
+        os.unlink(link)
+    cmd = [HVBOOT, "--config", path, "--run-ms", str(run_ms), "--json",
+           "--link", link]
+    if log:
+        cmd += ["--log", log]
+    if extra:
+        cmd += ["--append", extra]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+
+    def finish(timeout=900):
+        out, err = p.communicate(timeout=timeout)
+        os.unlink(path)
+        if p.returncode != 0:
+            return None, err
+        return json.loads(out), err
+    return p, finish

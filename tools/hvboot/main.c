@@ -50,8 +50,8 @@ enum {
 
 struct opts {
 	const char *config, *run_ms, *log, *kernel, *images, *extra;
-	const char *parse_log;
-	bool json, iso, show_log;
+	const char *parse_log, *link;
+	bool json, iso, show_log, realtime;
 	unsigned memory_mb, timeout_s;
 };
 
@@ -72,6 +72,10 @@ static void usage(FILE *f)
 	        "build/hypervisor/fairshare.bin)\n"
 	        "  --images DIR     guest images (default: build/guests)\n"
 	        "  --append EXTRA   more key=value for the hypervisor\n"
+	        "  --link PATH      COM2, the management link, as a UNIX "
+	        "socket QEMU listens on\n"
+	        "  --realtime       virtual time follows the wall clock (no "
+	        "-icount)\n"
 	        "  --parse-log FILE only read an existing COM1 log\n",
 	        QEMU_MEMORY_MB_DEFAULT, TIMEOUT_S_DEFAULT);
 }
@@ -96,11 +100,11 @@ static const char **str_opt(struct opts *o, const char *a)
 {
 	static const char *const names[] = {
 	    "--config", "--run-ms", "--log",       "--kernel",
-	    "--images", "--append", "--parse-log",
+	    "--images", "--append", "--parse-log", "--link",
 	};
 	const char **slots[] = {
 	    &o->config, &o->run_ms, &o->log,       &o->kernel,
-	    &o->images, &o->extra,  &o->parse_log,
+	    &o->images, &o->extra,  &o->parse_log, &o->link,
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(a, names[i]))
@@ -123,6 +127,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->iso = true;
 		} else if (!strcmp(a, "--show-log")) {
 			o->show_log = true;
+		} else if (!strcmp(a, "--realtime")) {
+			o->realtime = true;
 		} else if (slot && has_val) {
 			*slot = argv[++i];
 		} else if (!strcmp(a, "--memory") && has_val) {
@@ -358,6 +364,8 @@ static int run(const struct opts *o, struct boot *b)
 	    .append = b->append,
 	    .initrd = b->initrd,
 	    .log = b->log,
+	    .link = o->link,
+	    .realtime = o->realtime,
 	    .memory_mb = o->memory_mb,
 	};
 	if (o->iso) {

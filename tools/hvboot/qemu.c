@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 int qemu_argv_build(const struct qemu_boot *b, struct qemu_argv *q)
@@ -14,6 +15,13 @@ int qemu_argv_build(const struct qemu_boot *b, struct qemu_argv *q)
 	if (len < 0 || (size_t)len >= sizeof(q->serial))
 		return -1;
 	snprintf(q->memory, sizeof(q->memory), "%u", b->memory_mb);
+	if (b->link) {
+		len = snprintf(q->serial2, sizeof(q->serial2),
+		               "unix:%s,server=on,wait=off", b->link);
+		if (len < 0 || (size_t)len >= sizeof(q->serial2) ||
+		    strchr(b->link, ','))
+			return -1;
+	}
 	a[n++] = bin && *bin ? bin : QEMU_BINARY;
 	a[n++] = "-accel";
 	a[n++] = "tcg";
@@ -27,14 +35,16 @@ int qemu_argv_build(const struct qemu_boot *b, struct qemu_argv *q)
 	a[n++] = "none";
 	a[n++] = "-no-reboot";
 	a[n++] = "-nodefaults";
-	a[n++] = "-icount";
-	a[n++] = "shift=0,sleep=off";
+	if (!b->realtime) {
+		a[n++] = "-icount";
+		a[n++] = "shift=0,sleep=off";
+	}
 	a[n++] = "-device";
 	a[n++] = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 	a[n++] = "-serial";
 	a[n++] = q->serial; /* COM1: the hypervisor's log */
 	a[n++] = "-serial";
-	a[n++] = "null"; /* COM2: the management link, later */
+	a[n++] = b->link ? q->serial2 : "null"; /* COM2: the management link */
 	if (b->iso) {
 		a[n++] = "-cdrom";
 		a[n++] = b->iso;

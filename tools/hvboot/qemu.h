@@ -16,6 +16,7 @@
 #ifndef HVBOOT_QEMU_H
 #define HVBOOT_QEMU_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define QEMU_BINARY "qemu-system-x86_64"
@@ -30,6 +31,8 @@ struct qemu_boot {
 	char *initrd; /* modules (-initrd) */
 	char *iso;    /* -cdrom image, instead of the three above */
 	char *log;    /* COM1 log file */
+	const char *link; /* COM2 as a listening UNIX socket, or NULL */
+	bool realtime;    /* no -icount: for interactive use */
 	unsigned memory_mb;
 };
 
@@ -38,6 +41,7 @@ struct qemu_argv {
 	char *argv[QEMU_ARGV_MAX];
 	char memory[16];
 	char serial[4096 + 8];
+	char serial2[4096 + 32];
 };
 
 /* Build the command line; returns -1 if the log path is too long. */

@@ -14,6 +14,7 @@
 #define SEL_TSS 0x30
 
 #define VEC_TIMER 32
+#define VEC_LINK 35 /* COM2 through the I/O APIC */
 #define VEC_SPURIOUS 255
 #define VEC_SYSCALL 256 /* not an IDT vector: marks a syscall frame */
 

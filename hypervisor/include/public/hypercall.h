@@ -8,7 +8,9 @@
  * register, and the FPU/SSE state, is preserved across the call.
  *
  * Every pointer a guest passes is checked against the guest's own memory
- * [FS_GUEST_BASE, FS_GUEST_BASE + mem_bytes) before the hypervisor touches it;
+ * (its populated pages in [FS_GUEST_BASE, FS_GUEST_BASE + FS_GUEST_WINDOW):
+ * mem_bytes at creation, then whatever FS_HC_MEM_* made of it) before the
+ * hypervisor touches it;
  * a bad pointer is refused with FS_EFAULT, an unknown number with FS_ENOSYS.
  * Refusals are charged to the calling domain's CPU time like any other call.
  * docs/hypercalls.md documents each call.
