@@ -9,11 +9,11 @@
 # -mgeneral-regs-only; they keep the red zone (the CPU never pushes onto a
 # ring-3 stack). See guests/README.md.
 
-GUEST_NAMES := cpuhog waker yielder hostile zerocheck hcbench
+GUEST_NAMES := cpuhog waker yielder hostile zerocheck hcbench iohog memgrow
 GUEST_IMAGES := $(GUEST_NAMES:%=$(B)/guests/%.elf)
 
 GUEST_KIT_SRCS := guests/lib/crt.c guests/lib/printf.c guests/lib/args.c \
-	guests/lib/string.c guests/lib/hist.c
+	guests/lib/string.c guests/lib/hist.c guests/lib/blk.c
 GUEST_KIT_OBJS := $(GUEST_KIT_SRCS:guests/%.c=$(B)/guests/obj/%.o)
 GUEST_CRT0 := $(B)/guests/obj/lib/crt0.o
 GUEST_KIT := $(B)/guests/libguest.a
@@ -39,10 +39,15 @@ $(GUEST_KIT): $(GUEST_KIT_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
+# An image of more than one file lists the others in GUEST_EXTRA_NAME
+# (objects), which become prerequisites below and are linked after NAME.o.
+GUEST_EXTRA_hostile := $(B)/guests/obj/hostile_io.o
+$(B)/guests/hostile.elf: $(GUEST_EXTRA_hostile)
+
 $(B)/guests/%.elf: $(B)/guests/obj/%.o $(GUEST_CRT0) $(GUEST_KIT) \
 		guests/lib/guest.ld guests/check-image.sh
 	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $(GUEST_CRT0) $< \
-		$(GUEST_KIT) $(GUEST_LIBGCC)
+		$(GUEST_EXTRA_$*) $(GUEST_KIT) $(GUEST_LIBGCC)
 	guests/check-image.sh $@
 
 # work.h is shared with the hypervisor: prove it still compiles with the
@@ -53,7 +58,8 @@ $(B)/guests/work_check.o: guests/lib/work_check.c
 
 # Keep the objects: they are intermediate to make, but rebuilding them on
 # every run would relink every image.
-.SECONDARY: $(GUEST_NAMES:%=$(B)/guests/obj/%.o) $(GUEST_CRT0)
+.SECONDARY: $(GUEST_NAMES:%=$(B)/guests/obj/%.o) $(GUEST_CRT0) \
+	$(GUEST_EXTRA_hostile)
 
 .PHONY: guests
 guests: $(GUEST_IMAGES)

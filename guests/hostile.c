@@ -25,19 +25,38 @@
  * are invalid within their first FS_CONSOLE_MAX bytes, so they stay invalid
  * even for a hypervisor that clamps lengths first.
  *
+ * mode=blk and mode=mem attack the block ring and the memory reservation
+ * calls instead, in rounds of known-bad calls with a few legal ones mixed
+ * in (hostile_io.c says which); each round runs in full, and rounds repeat
+ * until the duration has passed. Three more ends abuse the ring itself and
+ * must get the domain killed: ring (req_prod more than FS_BLK_RING_SIZE
+ * ahead of rsp_cons), rsp (rsp_cons beyond rsp_prod) and ringfree (a
+ * request on the ring, the ring page handed back, then a notify; the
+ * hypervisor may instead refuse the decrease, and then the domain exits
+ * DONE).
+ *
  * Args:
- *   duration_ms=N  how long to attack (default 30000), by fs_time_ns()
+ *   mode=WHAT      calls (the generic attacks above), blk or mem
+ *                  (default calls); the ring ends set up the ring whatever
+ *                  the mode
+ *   duration_ms=N  how long to attack (default 30000), by fs_time_ns();
+ *                  blk and mem run at least one round
  *   seed=N         RNG seed (default 1): runs are reproducible
  *   end=WHAT       after the duration: run (keep attacking forever),
  *                  exit (shut down DONE), priv (execute `cli`), fault
  *                  (write to kernel memory at 0xffffffff80100000), ud
- *                  (execute ud2); default priv. The last three must get
- *                  the domain killed; if not, it shuts down with an error.
+ *                  (execute ud2), ring, rsp, ringfree (above); default
+ *                  priv. All but run and exit must get the domain killed;
+ *                  if not, it shuts down with an error.
  * Live reports: attempts (probes made), refused (probes that returned < 0),
- * bad_ok (known-invalid probes that returned >= 0; must be 0).
+ * bad_ok (known-invalid probes that returned >= 0, or bad requests that
+ * got status 0; must be 0), good_err (legal calls or requests that failed;
+ * must be 0), no_rsp (requests the back end never answered; must be 0),
+ * rounds (blk and mem rounds completed).
  */
 #include "args.h"
 #include "fs.h"
+#include "hostile.h"
 #include "printf.h"
 #include "string.h"
 
@@ -49,7 +68,8 @@
 
 typedef uint64_t v2u64 __attribute__((vector_size(16)));
 
-static _Alignas(8) volatile uint64_t attempts, refused, bad_ok;
+static _Alignas(8) volatile uint64_t attempts, refused, bad_ok, good_err,
+    no_rsp, rounds;
 
 /* Real memory for report probes: aligned, so cells + 1..7 is misaligned
  * but inside the domain. */
@@ -81,8 +101,8 @@ static uint64_t pick(const uint64_t *v, size_t n)
 	return v[rng() % n];
 }
 
-/* An address outside [mem_lo, mem_hi): every range that starts there is
- * invalid, whatever its length. */
+/* An address outside [mem_lo, mem_hi): every range that starts
+ * there is invalid, whatever its length. */
 static uint64_t wild_ptr(void)
 {
 	static const uint64_t fixed[] = {
@@ -358,8 +378,19 @@ static void gen_benign(struct probe *pr)
 	pr->bad = 0;
 }
 
+/* One accepted bad call: counted, and the first few printed. */
+static void accepted(const char *what, const char *detail, int64_t ret)
+{
+	bad_ok++;
+	if (bad_ok <= BAD_OK_PRINT)
+		fs_printf("hostile: accepted a bad call (%s)%s -> %lld\n", what,
+		          detail, (long long)ret);
+}
+
 static void count(const struct probe *pr, int64_t ret)
 {
+	char detail[160];
+
 	attempts++;
 	if (ret < 0) {
 		refused++;
@@ -367,15 +398,38 @@ static void count(const struct probe *pr, int64_t ret)
 	}
 	if (!pr->bad)
 		return;
-	bad_ok++;
-	if (bad_ok <= BAD_OK_PRINT)
-		fs_printf(
-		    "hostile: accepted a bad call (%s): nr=0x%llx "
-		    "args=0x%llx 0x%llx 0x%llx 0x%llx 0x%llx -> %lld\n",
-		    pr->what, (unsigned long long)pr->nr,
-		    (unsigned long long)pr->a[0], (unsigned long long)pr->a[1],
-		    (unsigned long long)pr->a[2], (unsigned long long)pr->a[3],
-		    (unsigned long long)pr->a[4], (long long)ret);
+	fs_snprintf(detail, sizeof(detail),
+	            ": nr=0x%llx args=0x%llx 0x%llx 0x%llx 0x%llx 0x%llx",
+	            (unsigned long long)pr->nr, (unsigned long long)pr->a[0],
+	            (unsigned long long)pr->a[1], (unsigned long long)pr->a[2],
+	            (unsigned long long)pr->a[3], (unsigned long long)pr->a[4]);
+	accepted(pr->what, detail, ret);
+}
+
+void hostile_bad(const char *what, int64_t ret)
+{
+	attempts++;
+	if (ret < 0)
+		refused++;
+	else
+		accepted(what, "", ret);
+}
+
+int hostile_good(const char *what, int64_t ret)
+{
+	attempts++;
+	if (ret >= 0)
+		return 1;
+	if (good_err++ < BAD_OK_PRINT)
+		fs_printf("hostile: a legal call failed (%s) -> %lld\n", what,
+		          (long long)ret);
+	return 0;
+}
+
+void hostile_no_rsp(const char *what)
+{
+	if (no_rsp++ < BAD_OK_PRINT)
+		fs_printf("hostile: no response (%s)\n", what);
 }
 
 static _Noreturn void clobbered(const char *reg)
@@ -471,61 +525,116 @@ static void probe_once(void)
 	count(&pr, fs_hc5(pr.nr, pr.a[0], pr.a[1], pr.a[2], pr.a[3], pr.a[4]));
 }
 
-enum end_action { END_RUN, END_EXIT, END_PRIV, END_FAULT, END_UD };
+enum end_action {
+	END_RUN,
+	END_EXIT,
+	END_PRIV,
+	END_FAULT,
+	END_UD,
+	END_RING,
+	END_RSP,
+	END_RINGFREE
+};
 
-static int parse_end(const char *s, enum end_action *out)
+static const char *const end_names[] = {"run", "exit", "priv", "fault",
+                                        "ud",  "ring", "rsp",  "ringfree"};
+
+enum mode { MODE_CALLS, MODE_BLK, MODE_MEM };
+
+static const char *const mode_names[] = {"calls", "blk", "mem"};
+
+/* The index of s in names[0..n), or -1. */
+static int word_index(const char *s, const char *const *names, size_t n)
 {
-	static const char *const names[] = {"run", "exit", "priv", "fault",
-	                                    "ud"};
-
-	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-		if (strcmp(s, names[i]) == 0) {
-			*out = (enum end_action)i;
-			return 0;
-		}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
 	}
 	return -1;
 }
 
+/* Generic probes until stop (forever with end=run). */
+static void attack_calls(enum end_action end, ns_t stop)
+{
+	for (uint64_t i = 1;; i++) {
+		if (i % CLOCK_EVERY == 0) {
+			now_ns = fs_time_ns();
+			if (end != END_RUN && now_ns >= stop)
+				return;
+		}
+		probe_once();
+	}
+}
+
+/* Rounds of mode's probes: at least one, then until stop (forever with
+ * end=run). */
+static void attack_rounds(enum mode mode, enum end_action end, ns_t stop)
+{
+	do {
+		if (mode == MODE_BLK)
+			hostile_blk_round();
+		else
+			hostile_mem_round();
+		rounds++;
+	} while (end == END_RUN || fs_time_ns() < stop);
+}
+
 int main(const struct fs_domain_info *info)
 {
-	char end_buf[16];
-	const char *end_s;
+	char end_buf[16], mode_buf[16];
+	const char *end_s, *mode_s;
+	int end_i, mode_i, ring_end;
 	enum end_action end;
 	ns_t duration_ns, stop;
 
 	fs_banner(info, "hostile");
 	duration_ns = fs_arg_ns(info, "duration_ms", 30000, NS_PER_MS);
 	end_s = fs_arg_str(info, "end", "priv", end_buf, sizeof(end_buf));
-	if (parse_end(end_s, &end) < 0) {
-		fs_printf("hostile: end='%s': want run, exit, priv, fault or "
-		          "ud\n",
+	end_i = word_index(end_s, end_names, ARRAY_LEN(end_names));
+	if (end_i < 0) {
+		fs_printf("hostile: end='%s': want run, exit, priv, fault, ud, "
+		          "ring, rsp or ringfree\n",
 		          end_s);
+		return 1;
+	}
+	end = (enum end_action)end_i;
+	mode_s = fs_arg_str(info, "mode", "calls", mode_buf, sizeof(mode_buf));
+	mode_i = word_index(mode_s, mode_names, ARRAY_LEN(mode_names));
+	if (mode_i < 0) {
+		fs_printf("hostile: mode='%s': want calls, blk or mem\n",
+		          mode_s);
 		return 1;
 	}
 	rng_state = fs_arg_u64(info, "seed", 1);
 	mem_lo = info->mem_base;
 	mem_hi = info->mem_base + info->mem_bytes;
+	hostile_io_init(mem_hi);
 	fs_report_live("attempts", &attempts);
 	fs_report_live("refused", &refused);
 	fs_report_live("bad_ok", &bad_ok);
+	fs_report_live("good_err", &good_err);
+	fs_report_live("no_rsp", &no_rsp);
+	fs_report_live("rounds", &rounds);
 
+	ring_end = end == END_RING || end == END_RSP || end == END_RINGFREE;
+	if ((mode_i == MODE_BLK || ring_end) && hostile_blk_setup() < 0 &&
+	    ring_end) {
+		fs_printf("hostile: end=%s needs a disk\n", end_s);
+		return 1;
+	}
 	now_ns = fs_time_ns();
 	stop = duration_ns > UINT64_MAX - now_ns ? UINT64_MAX
 	                                         : now_ns + duration_ns;
-	for (uint64_t i = 1;; i++) {
-		if (i % CLOCK_EVERY == 0) {
-			now_ns = fs_time_ns();
-			if (end != END_RUN && now_ns >= stop)
-				break;
-		}
-		probe_once();
-	}
+	if (mode_i == MODE_CALLS)
+		attack_calls(end, stop);
+	else
+		attack_rounds((enum mode)mode_i, end, stop);
 
-	fs_printf("hostile: dom %u: %llu attempts, %llu refused, %llu bad_ok; "
-	          "end=%s\n",
+	fs_printf("hostile: dom %u: %llu attempts, %llu refused, %llu bad_ok, "
+	          "%llu good_err, %llu no_rsp; end=%s\n",
 	          info->domid, (unsigned long long)attempts,
 	          (unsigned long long)refused, (unsigned long long)bad_ok,
+	          (unsigned long long)good_err, (unsigned long long)no_rsp,
 	          end_s);
 	switch (end) {
 	case END_RUN:
@@ -542,6 +651,16 @@ int main(const struct fs_domain_info *info)
 		break;
 	case END_UD:
 		__asm__ volatile("ud2");
+		break;
+	case END_RING:
+		hostile_end_ring_overflow();
+		break;
+	case END_RSP:
+		hostile_end_rsp_ahead();
+		break;
+	case END_RINGFREE:
+		if (hostile_end_ring_free())
+			return 0; /* the decrease was refused: correct */
 		break;
 	}
 	fs_printf("hostile: end=%s did not kill the domain\n", end_s);
