@@ -29,6 +29,7 @@ include guests/guests.mk
 include tools/hvsim/hvsim.mk
 include tools/fsconfig/fsconfig.mk
 include tools/hvboot/hvboot.mk
+include billingd/billingd.mk
 include tests/tests.mk
 include bench/bench.mk
 -include fuzz/fuzz.mk

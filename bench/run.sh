@@ -4,7 +4,7 @@
 # Timings are reported, never judged here: compare ratios within one run.
 set -eu
 mkdir -p build/bench
-for b in "$@"; do
+for b in "$@" bench/bench_billingd.py; do
 	name=$(basename "$b")
 	name=${name#bench_}
 	name=${name%.py}

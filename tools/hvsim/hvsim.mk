@@ -4,8 +4,11 @@ SIM_SRCS := tools/hvsim/scenario.c tools/hvsim/sim.c tools/hvsim/sim_io.c
 SIM_SAN_OBJS := $(SIM_SRCS:%.c=$(B)/san/%.o)
 SIM_OPT_OBJS := $(SIM_SRCS:%.c=$(B)/opt/%.o)
 
-$(B)/bin/hvsim: $(B)/opt/tools/hvsim/main.o $(SIM_OPT_OBJS) \
-		$(B)/opt/libportable.a
+include tools/link/link.mk
+
+$(B)/bin/hvsim: $(B)/opt/tools/hvsim/main.o $(B)/opt/tools/hvsim/serve.o \
+		$(B)/opt/tools/hvsim/serve_cmd.o \
+		$(SIM_OPT_OBJS) $(LINK_OPT_OBJS) $(B)/opt/libportable.a
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^
 

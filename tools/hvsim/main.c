@@ -2,24 +2,131 @@
  * hvsim: run a scenario through the real BVT scheduler in virtual time.
  *
  *   hvsim [--json] [--check] SCENARIO
+ *   hvsim --serve-link PATH [options] [SCENARIO]   (serve.h, docs/hvsim.md)
  *
  * Prints a table (default; a second one for io domains) or one JSON object;
  * docs/hvsim.md lists every field. Exit status: 0 on success,
  * 2 for a bad command line or scenario file (the message names file, line
  * and reason), 1 for a failure while simulating.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "scenario.h"
+#include "serve.h"
 #include "sim.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: hvsim [--json] [--check] SCENARIO\n"
+	           "       hvsim --serve-link PATH [--speed N] [--domains N] "
+	           "[--meter-interval-ms N]\n"
+	           "             [--run-ms N] [--replay-kib N] "
+	           "[--max-domains N] [--boot-id N]\n"
+	           "             [--dump FILE] [--quiet] [--check] "
+	           "[SCENARIO]\n"
 	           "  --json   print one JSON object instead of a table\n"
 	           "  --check  verify the scheduler's invariants after every "
-	           "decision\n");
+	           "decision\n"
+	           "  --serve-link PATH  be the hypervisor's end of the "
+	           "management link\n"
+	           "           on the UNIX socket PATH (docs/hvsim.md "
+	           "section 5)\n");
+}
+
+/* Strict decimal u64 for an option value: 0, or -1 (message printed). */
+static int opt_u64(const char *opt, const char *v, uint64_t min, uint64_t max,
+                   uint64_t *out)
+{
+	uint64_t x = 0;
+	const char *s = v;
+	if (!s || !*s)
+		goto bad;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || x > (UINT64_MAX - 9) / 10)
+			goto bad;
+		x = x * 10 + (uint64_t)(*s - '0');
+	}
+	if (x < min || x > max)
+		goto bad;
+	*out = x;
+	return 0;
+bad:
+	fprintf(stderr,
+	        "hvsim: %s needs an integer %llu..%llu, got '%s'\n", opt,
+	        (unsigned long long)min, (unsigned long long)max,
+	        v ? v : "");
+	return -1;
+}
+
+static int serve_main(int argc, char **argv)
+{
+	struct serve_opts o = { .speed = 1, .meter_interval_ms = 1000,
+		                .replay_bytes = 32u << 20 };
+	uint64_t domains = 0, kib = 32768, max_domains = 0;
+	const char *path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int rc = 0;
+		if (strcmp(a, "--serve-link") == 0 && v)
+			o.path = v;
+		else if (strcmp(a, "--speed") == 0)
+			rc = opt_u64(a, v, 0, 1000000, &o.speed);
+		else if (strcmp(a, "--domains") == 0)
+			rc = opt_u64(a, v, 0, 1000000, &domains);
+		else if (strcmp(a, "--meter-interval-ms") == 0)
+			rc = opt_u64(a, v, 1, 3600000, &o.meter_interval_ms);
+		else if (strcmp(a, "--run-ms") == 0)
+			rc = opt_u64(a, v, 0, SCN_DURATION_MAX_MS, &o.run_ms);
+		else if (strcmp(a, "--replay-kib") == 0)
+			rc = opt_u64(a, v, 64, 16u << 20, &kib);
+		else if (strcmp(a, "--max-domains") == 0)
+			rc = opt_u64(a, v, 0, 1000000, &max_domains);
+		else if (strcmp(a, "--boot-id") == 0)
+			rc = opt_u64(a, v, 1, UINT64_MAX, &o.boot_id);
+		else if (strcmp(a, "--dump") == 0 && v)
+			o.dump_path = v;
+		else if (strcmp(a, "--quiet") == 0) {
+			o.quiet = true;
+			continue;
+		} else if (strcmp(a, "--check") == 0) {
+			o.check = true;
+			continue;
+		} else if (a[0] != '-' && !path) {
+			path = a;
+			continue;
+		} else {
+			fprintf(stderr, "hvsim: unexpected argument '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		if (rc)
+			return 2;
+		i++; /* the option's value */
+	}
+	o.replay_bytes = (size_t)kib << 10;
+	struct scenario sc;
+	char err[512];
+	if (path) {
+		if (scenario_load(path, &sc, err, sizeof(err))) {
+			fprintf(stderr, "hvsim: %s\n", err);
+			scenario_free(&sc);
+			return 2;
+		}
+	} else {
+		scenario_init(&sc);
+	}
+	if (serve_generate(&sc, (size_t)domains, err, sizeof(err))) {
+		fprintf(stderr, "hvsim: %s\n", err);
+		scenario_free(&sc);
+		return 2;
+	}
+	o.max_domains = max_domains ? (size_t)max_domains : sc.n + 1024;
+	int rc = serve_run(&sc, &o);
+	scenario_free(&sc);
+	return rc;
 }
 
 static double share(uint64_t part, uint64_t whole)
@@ -174,6 +281,9 @@ static void print_table(const struct scenario *sc, const struct sim_result *r)
 
 int main(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--serve-link") == 0)
+			return serve_main(argc, argv);
 	int json = 0, check = 0;
 	const char *path = NULL;
 	for (int i = 1; i < argc; i++) {

@@ -81,6 +81,18 @@ uint64_t scn_io_capacity_ops(const struct scn_io *io)
 	return max_u64(1, io->iops * SCN_IO_BUCKET_MS / 1000);
 }
 
+int scenario_reserve(struct scenario *sc, size_t cap)
+{
+	if (cap <= sc->cap)
+		return 0;
+	struct scn_domain *nd = realloc(sc->doms, cap * sizeof(*nd));
+	if (!nd)
+		return -1;
+	sc->doms = nd;
+	sc->cap = cap;
+	return 0;
+}
+
 void scenario_free(struct scenario *sc)
 {
 	free(sc->doms);

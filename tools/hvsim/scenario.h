@@ -98,6 +98,9 @@ void scenario_free(struct scenario *sc);
 int scenario_add(struct scenario *sc, const struct scn_domain *d, char *err,
                  size_t errlen);
 void scenario_init(struct scenario *sc);
+/* Make room for `cap` entries, so that appending up to that many never moves
+ * them. 0 or -1 (out of memory). */
+int scenario_reserve(struct scenario *sc, size_t cap);
 
 const char *workload_name(enum workload wl);
 

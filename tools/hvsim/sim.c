@@ -21,12 +21,19 @@
 #include <string.h>
 
 #include "sim_io.h"
+#include "fs_errors.h"
 
 #define INF UINT64_MAX
 #define NONE UINT64_MAX
 
 struct dom_rt {
 	struct sched_entity ent;
+	bool active;       /* added and not removed (serve mode: destroy) */
+	bool paused;       /* serve mode: held off the CPU by the controller */
+	uint64_t hypercalls; /* blocks and I/O submissions: one each */
+	struct usage_counters mem; /* mem_pages, mem_page_ns only */
+	ns_t mem_stamp;
+	struct usage_counters final; /* usage at removal, once !active */
 	uint64_t demand_ns;
 	uint64_t woke_at;  /* pending wake awaiting first dispatch, or NONE */
 	uint64_t timer_at; /* NONE when no timer is armed */
@@ -42,7 +49,8 @@ struct sim {
 	struct sched s;
 	void *smem;
 	struct dom_rt *d;
-	size_t n;
+	size_t n, cap; /* domains added so far (indices 0..n-1), room */
+	uint64_t decisions;
 	uint32_t *th; /* timer heap of domain indices, keyed by timer_at */
 	size_t tn;
 	uint64_t now;
@@ -131,6 +139,10 @@ static void th_set(struct sim *m, uint32_t i, uint64_t at)
 static void wake(struct sim *m, uint32_t i)
 {
 	struct dom_rt *d = &m->d[i];
+	/* A paused domain stays off the CPU; sim_unpause() wakes it if it
+	 * wants the CPU by then. */
+	if (d->paused)
+		return;
 	/* Wake latency is a property of domains that block; an always
 	 * runnable domain's first dispatch is not a latency. */
 	if (d->ent.state == SCHED_BLOCKED && m->sc->doms[i].wl != WL_CPU)
@@ -178,6 +190,7 @@ static void on_done(struct sim *m, uint32_t i)
 {
 	const struct scn_domain *sd = &m->sc->doms[i];
 	struct dom_rt *d = &m->d[i];
+	d->hypercalls++; /* the block, or the request's submission */
 	if (sd->wl == WL_IO) {
 		/* The CPU work for one request is done: issue it, then go on
 		 * with the next free slot or block until one frees up. */
@@ -226,7 +239,7 @@ static uint64_t pct(const uint64_t *v, size_t n, unsigned p)
 static void sim_free(struct sim *m)
 {
 	if (m->d)
-		for (size_t i = 0; i < m->n; i++) {
+		for (size_t i = 0; i < m->cap; i++) {
 			free(m->d[i].lat);
 			io_free(&m->d[i].io);
 		}
@@ -235,12 +248,12 @@ static void sim_free(struct sim *m)
 	free(m->th);
 }
 
-static int run(struct sim *m, uint64_t end, uint64_t *decisions)
+static int run(struct sim *m, uint64_t end)
 {
 	for (;;) {
 		uint64_t slice;
 		struct sched_entity *e = sched_pick(&m->s, m->now, &slice);
-		(*decisions)++;
+		m->decisions++;
 		int cur = e ? (int)(e->id - 1) : -1;
 		if (m->o && m->o->check) {
 			const char *why = sched_check(&m->s);
@@ -255,7 +268,8 @@ static int run(struct sim *m, uint64_t end, uint64_t *decisions)
 			m->o->on_decision(m->o->ctx, m, m->now, cur);
 		struct dom_rt *d = cur >= 0 ? &m->d[cur] : NULL;
 		if (d && d->woke_at != NONE) {
-			if (record_latency(d, m->now - d->woke_at))
+			if (!(m->o && m->o->no_latency) &&
+			    record_latency(d, m->now - d->woke_at))
 				return -1;
 			d->woke_at = NONE;
 		}
@@ -281,60 +295,116 @@ static int run(struct sim *m, uint64_t end, uint64_t *decisions)
 	}
 }
 
+/* Register scenario domain i (already in sc->doms) with the scheduler and
+ * start its workload at m->now. */
+static int activate(struct sim *m, uint32_t i)
+{
+	const struct scn_domain *sd = &m->sc->doms[i];
+	struct dom_rt *d = &m->d[i];
+	d->woke_at = d->timer_at = NONE;
+	d->mem_stamp = m->now;
+	if (sched_add(&m->s, &d->ent, i + 1, &sd->sp, m->now))
+		return -1;
+	d->active = true;
+	switch (sd->wl) {
+	case WL_CPU:
+		d->demand_ns = INF;
+		wake(m, i);
+		break;
+	case WL_PERIODIC:
+		th_push(m, i, m->now + sd->phase_us * NS_PER_US);
+		break;
+	case WL_ONOFF:
+		d->demand_ns = sd->on_us * NS_PER_US;
+		wake(m, i);
+		break;
+	case WL_IO:
+		/* Starts with every slot free: runnable unless issuing
+		 * costs no CPU (then all are issued now). io_init() works
+		 * in the domain's own time, which starts at 0 here. */
+		if (io_init(&d->io, sd, m->now))
+			return -1;
+		io_changed(m, i);
+		break;
+	}
+	return 0;
+}
+
+struct sim *sim_open(const struct scenario *sc, const struct sim_opts *o,
+                     size_t cap)
+{
+	if (cap < sc->n || cap >= UINT32_MAX)
+		return NULL;
+	struct sim *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	*m = (struct sim){ .sc = sc, .o = o, .cap = cap };
+	uint32_t c = (uint32_t)(cap ? cap : 1);
+	m->d = calloc(c, sizeof(*m->d));
+	m->smem = malloc(sched_mem_size(c));
+	m->th = calloc(c, sizeof(*m->th));
+	if (!m->d || !m->smem || !m->th)
+		goto fail;
+	if (sched_init(&m->s, &sc->cfg, m->smem, sched_mem_size(c), c, 0))
+		goto fail;
+	for (uint32_t i = 0; i < sc->n; i++) {
+		m->n = i + 1;
+		if (activate(m, i))
+			goto fail;
+	}
+	while (m->tn && m->d[m->th[0]].timer_at == 0)
+		on_timer(m, th_pop(m));
+	return m;
+fail:
+	sim_close(m);
+	return NULL;
+}
+
+void sim_close(struct sim *m)
+{
+	if (!m)
+		return;
+	sim_free(m);
+	free(m);
+}
+
+int sim_advance(struct sim *m, uint64_t until)
+{
+	if (until <= m->now)
+		return 0;
+	return run(m, until);
+}
+
+uint64_t sim_now(const struct sim *m)
+{
+	return m->now;
+}
+
+uint64_t sim_decisions(const struct sim *m)
+{
+	return m->decisions;
+}
+
 int sim_run(const struct scenario *sc, const struct sim_opts *o,
             struct sim_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	struct sim m = { .sc = sc, .o = o, .n = sc->n };
-	uint32_t n = (uint32_t)sc->n;
-	m.d = calloc(sc->n, sizeof(*m.d));
-	m.smem = malloc(sched_mem_size(n));
-	m.th = calloc(sc->n, sizeof(*m.th));
-	r->doms = calloc(sc->n, sizeof(*r->doms));
-	if (!m.d || !m.smem || !m.th || !r->doms)
+	struct sim *m = sim_open(sc, o, sc->n);
+	r->doms = calloc(sc->n ? sc->n : 1, sizeof(*r->doms));
+	if (!m || !r->doms)
 		goto fail;
-	if (sched_init(&m.s, &sc->cfg, m.smem, sched_mem_size(n), n, 0))
-		goto fail;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct scn_domain *sd = &sc->doms[i];
-		struct dom_rt *d = &m.d[i];
-		d->woke_at = d->timer_at = NONE;
-		if (sched_add(&m.s, &d->ent, i + 1, &sd->sp, 0))
-			goto fail;
-		switch (sd->wl) {
-		case WL_CPU:
-			d->demand_ns = INF;
-			wake(&m, i);
-			break;
-		case WL_PERIODIC:
-			th_push(&m, i, sd->phase_us * NS_PER_US);
-			break;
-		case WL_ONOFF:
-			d->demand_ns = sd->on_us * NS_PER_US;
-			wake(&m, i);
-			break;
-		case WL_IO:
-			/* Starts with every slot free: runnable unless
-			 * issuing costs no CPU (then all are issued now). */
-			if (io_init(&d->io, sd))
-				goto fail;
-			io_changed(&m, i);
-			break;
-		}
-	}
-	while (m.tn && m.d[m.th[0]].timer_at == 0)
-		on_timer(&m, th_pop(&m));
 
 	uint64_t end = sc->duration_ms * NS_PER_MS;
-	if (run(&m, end, &r->decisions))
+	if (run(m, end))
 		goto fail;
 
+	r->decisions = m->decisions;
 	r->duration_ns = end;
-	r->idle_ns = sched_idle_ns(&m.s);
+	r->idle_ns = sched_idle_ns(&m->s);
 	r->n = sc->n;
 	for (size_t i = 0; i < sc->n; i++) {
-		struct dom_rt *d = &m.d[i];
-		sched_counters(&m.s, &d->ent, end, &r->doms[i].c);
+		struct dom_rt *d = &m->d[i];
+		sched_counters(&m->s, &d->ent, end, &r->doms[i].c);
 		if (sc->doms[i].wl == WL_IO)
 			io_result(&d->io, end, &r->doms[i].io);
 		/* A wake still waiting at the end counts with what it has
@@ -351,12 +421,152 @@ int sim_run(const struct scenario *sc, const struct sim_opts *o,
 			};
 		}
 	}
-	sim_free(&m);
+	sim_close(m);
 	return 0;
 fail:
-	sim_free(&m);
+	sim_close(m);
 	sim_result_free(r);
 	return -1;
+}
+
+/* ---- serve mode: domains added, removed, paused and changed live ---------- */
+
+int sim_add_domain(struct sim *m)
+{
+	if (m->n >= m->cap || m->n >= m->sc->n)
+		return -1;
+	uint32_t i = (uint32_t)m->n++;
+	if (activate(m, i)) {
+		m->n--;
+		return -1;
+	}
+	return (int)i;
+}
+
+void sim_remove_domain(struct sim *m, size_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active)
+		return;
+	sim_usage(m, i, &d->final);
+	th_set(m, (uint32_t)i, NONE);
+	sched_remove(&m->s, &d->ent, m->now);
+	d->active = false;
+}
+
+bool sim_active(const struct sim *m, size_t i)
+{
+	return i < m->n && m->d[i].active;
+}
+
+bool sim_paused(const struct sim *m, size_t i)
+{
+	return m->d[i].paused;
+}
+
+/* Whether domain i has CPU work to do now (it would be runnable). */
+static bool wants_cpu(const struct sim *m, uint32_t i)
+{
+	const struct dom_rt *d = &m->d[i];
+	if (m->sc->doms[i].wl == WL_IO)
+		return io_wants_cpu(&d->io);
+	return d->demand_ns > 0;
+}
+
+int sim_pause(struct sim *m, size_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active)
+		return FS_ENOENT;
+	if (d->paused)
+		return FS_EBUSY;
+	d->paused = true;
+	d->woke_at = NONE;
+	sched_block(&m->s, &d->ent, m->now);
+	return FS_OK;
+}
+
+int sim_unpause(struct sim *m, size_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active)
+		return FS_ENOENT;
+	if (!d->paused)
+		return FS_EBUSY;
+	d->paused = false;
+	if (m->sc->doms[i].wl == WL_IO && io_wants_cpu(&d->io))
+		d->demand_ns = d->io.cpu_ns;
+	if (wants_cpu(m, (uint32_t)i))
+		wake(m, (uint32_t)i);
+	return FS_OK;
+}
+
+int sim_set_params(struct sim *m, size_t i, const struct sched_params *p)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active)
+		return FS_ENOENT;
+	int rc = sched_params_check(p);
+	if (rc)
+		return rc;
+	return sched_set_params(&m->s, &d->ent, p, m->now);
+}
+
+int sim_io_reconfigure(struct sim *m, size_t i)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active)
+		return FS_ENOENT;
+	if (m->sc->doms[i].wl != WL_IO)
+		return FS_OK;
+	int rc = io_reconfigure(&d->io, m->now);
+	if (rc)
+		return rc;
+	io_changed(m, (uint32_t)i);
+	return FS_OK;
+}
+
+void sim_set_mem_pages(struct sim *m, size_t i, uint64_t pages)
+{
+	struct dom_rt *d = &m->d[i];
+	usage_mem_set(&d->mem, pages, m->now, &d->mem_stamp);
+}
+
+void sim_usage(struct sim *m, size_t i, struct usage_counters *out)
+{
+	struct dom_rt *d = &m->d[i];
+	if (!d->active) {
+		*out = d->final;
+		return;
+	}
+	struct sched_counters c;
+	sched_counters(&m->s, &d->ent, m->now, &c);
+	usage_mem_set(&d->mem, d->mem.mem_pages, m->now, &d->mem_stamp);
+	*out = (struct usage_counters){
+		.cpu_ns = c.cpu_ns,
+		.ready_ns = c.ready_ns,
+		.cap_throttled_ns = c.cap_throttled_ns,
+		.warped_ns = c.warped_ns,
+		.dispatches = c.dispatches,
+		.wakeups = c.wakeups,
+		.hypercalls = d->hypercalls,
+		.mem_pages = d->mem.mem_pages,
+		.mem_page_ns = d->mem.mem_page_ns,
+	};
+	if (m->sc->doms[i].wl == WL_IO) {
+		struct sim_io io;
+		io_result(&d->io, m->now, &io);
+		out->blk_read_ops = io.read_ops;
+		out->blk_write_ops = io.write_ops;
+		out->blk_read_bytes = io.read_bytes;
+		out->blk_write_bytes = io.write_bytes;
+		out->blk_throttled_ns = io.throttled_ns;
+	}
+}
+
+uint64_t sim_idle_ns(const struct sim *m)
+{
+	return sched_idle_ns(&m->s);
 }
 
 void sim_result_free(struct sim_result *r)

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "accounting/counters.h"
 #include "scenario.h"
 #include "sched/sched.h"
 
@@ -31,6 +32,8 @@ struct sim;
 
 struct sim_opts {
 	bool check; /* sched_check() after every decision (slow: O(n)) */
+	bool no_latency; /* keep no wake-latency samples (serve mode: they
+	                  * would grow without bound) */
 	/* Called after every sched_pick(), with the chosen domain index or
 	 * -1 for idle. */
 	void (*on_decision)(void *ctx, const struct sim *sim, uint64_t now,
@@ -86,9 +89,62 @@ void sim_result_free(struct sim_result *r);
 /* For on_decision observers: exact counters of domain i at `now`. */
 void sim_counters(const struct sim *sim, size_t i, uint64_t now,
                   struct sched_counters *out);
-size_t sim_ndomains(const struct sim *sim);
+size_t sim_ndomains(const struct sim *sim); /* domains added so far */
 uint32_t sim_nr_runnable(const struct sim *sim); /* incl. cap-throttled */
 enum sched_state sim_state(const struct sim *sim, size_t i);
 const struct scenario *sim_scenario(const struct sim *sim);
+
+/*
+ * Step by step, for hvsim --serve-link (tools/hvsim/serve.c), where a
+ * controller creates, destroys, pauses and reconfigures domains while the
+ * simulation runs. sim_run() is sim_open() + sim_advance(duration) + the
+ * results, so both modes run the same engine.
+ *
+ * Domain i is scenario entry i and scheduler entity i + 1 (the link's
+ * domid). Indices are never reused: a removed domain keeps its slot, and its
+ * usage frozen at removal. The scenario's entries must not move while the
+ * sim is open (the io model points into them): reserve `cap` entries first
+ * (scenario_reserve()).
+ */
+
+/* Start `sc`'s domains at time 0, with room for `cap` >= sc->n domains in
+ * all. NULL if out of memory or cap is out of range. */
+struct sim *sim_open(const struct scenario *sc, const struct sim_opts *o,
+                     size_t cap);
+void sim_close(struct sim *sim);
+
+/* Run until `until` (no-op if not later than now). 0, or -1 if a
+ * sched_check() failed or memory ran out. */
+int sim_advance(struct sim *sim, uint64_t until);
+uint64_t sim_now(const struct sim *sim);
+uint64_t sim_decisions(const struct sim *sim);
+uint64_t sim_idle_ns(const struct sim *sim);
+
+/* Start the domain the caller has just appended to the scenario (entry
+ * sim_ndomains()) at now. Its index, or -1 (no room, or out of memory). */
+int sim_add_domain(struct sim *sim);
+/* Stop domain i for good at now; its usage stays readable. */
+void sim_remove_domain(struct sim *sim, size_t i);
+bool sim_active(const struct sim *sim, size_t i);
+bool sim_paused(const struct sim *sim, size_t i);
+/* Hold domain i off the CPU / let it run again. FS_EBUSY if it already
+ * is / is not paused, FS_ENOENT if removed. Its workload's clock goes on
+ * (timers, the disk): work that arrives while paused waits. */
+int sim_pause(struct sim *sim, size_t i);
+int sim_unpause(struct sim *sim, size_t i);
+/* Scheduler parameters, live: 0 or FS_EINVAL / FS_ERANGE (nothing
+ * changed). */
+int sim_set_params(struct sim *sim, size_t i, const struct sched_params *p);
+/* The caller changed the io limits in the scenario entry of domain i:
+ * apply them live (no-op for other workloads). 0 or FS_ERANGE. */
+int sim_io_reconfigure(struct sim *sim, size_t i);
+/* The memory gauge of domain i (4 KiB pages), integrated exactly from now
+ * on (usage_mem_set()). */
+void sim_set_mem_pages(struct sim *sim, size_t i, uint64_t pages);
+/* Domain i's usage counters at now (at its removal, if removed), as the
+ * hypervisor keeps them: the scheduler's counters; hypercalls = blocks +
+ * I/O submissions; blk_* from the io model (blk_throttled_ns is the
+ * head-of-line figure, see docs/hvsim.md); the memory gauge and integral. */
+void sim_usage(struct sim *sim, size_t i, struct usage_counters *out);
 
 #endif

@@ -17,7 +17,9 @@
 
 #define NONE UINT64_MAX
 
-int io_init(struct io_rt *io, const struct scn_domain *sd)
+static void pump(struct io_rt *io, uint64_t now);
+
+int io_init(struct io_rt *io, const struct scn_domain *sd, uint64_t now)
 {
 	const struct scn_io *c = &sd->io;
 	*io = (struct io_rt){
@@ -37,9 +39,28 @@ int io_init(struct io_rt *io, const struct scn_domain *sd)
 	struct tb_limits ops = { .capacity = scn_io_capacity_ops(c),
 		                 .rate_per_s = c->iops,
 		                 .burst = c->burst_ops };
-	if (tb_pair_init(&io->tb, &bytes, &ops, 0))
+	if (tb_pair_init(&io->tb, &bytes, &ops, now))
 		return -1;
-	io_advance(io, 0);
+	io_advance(io, now);
+	return 0;
+}
+
+int io_reconfigure(struct io_rt *io, uint64_t now)
+{
+	const struct scn_io *c = io->cfg;
+	struct tb_limits bytes = { .capacity = scn_io_capacity_bytes(c),
+		                   .rate_per_s = c->bps,
+		                   .burst = c->burst_bytes };
+	struct tb_limits ops = { .capacity = scn_io_capacity_ops(c),
+		                 .rate_per_s = c->iops,
+		                 .burst = c->burst_ops };
+	int rc = tb_pair_reconfigure(&io->tb, &bytes, &ops, now);
+	if (rc)
+		return rc;
+	/* The head's retry time was computed under the old limits: try it
+	 * again now; pump() sets the new time if it is still refused. */
+	io->retry_at = NONE;
+	pump(io, now);
 	return 0;
 }
 

@@ -42,11 +42,16 @@ struct io_rt {
 	struct sim_io st;
 };
 
-/* Set up `io` for domain `sd` (workload io) at time 0 with every slot free,
- * then issue what needs no CPU. Returns 0, or -1 (out of memory, or bucket
- * settings tb_pair_init() refuses; the scenario validation excludes both).
- * io_free() either way. */
-int io_init(struct io_rt *io, const struct scn_domain *sd);
+/* Set up `io` for domain `sd` (workload io) at time `now` with every slot
+ * free and full buckets, then issue what needs no CPU. Returns 0, or -1 (out
+ * of memory, or bucket settings tb_pair_init() refuses; the scenario
+ * validation excludes both). io_free() either way. */
+int io_init(struct io_rt *io, const struct scn_domain *sd, uint64_t now);
+
+/* The limits in io->cfg (bps, iops, burst_bytes, burst_ops) changed: apply
+ * them live with tb_pair_reconfigure() at `now` and retry the queue head.
+ * Returns 0 or FS_ERANGE (then nothing changed). */
+int io_reconfigure(struct io_rt *io, uint64_t now);
 void io_free(struct io_rt *io);
 
 /* True while the guest has a request to prepare: it needs the CPU. */

@@ -1,0 +1,26 @@
+# billingd (the control domain's daemon: metering into SQLite, desired state
+# back to the hypervisor) and hvctl (the operator's tool), both hosted and
+# optimised, linking the management-link library (tools/link/link.mk) and
+# the portable core. Tests: tests/billingd/*.py, TAP, against hvsim
+# --serve-link (the peer is swappable, see tests/billingd/harness.py).
+SQLITE_CFLAGS := $(shell pkg-config --cflags sqlite3 2>/dev/null)
+SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+
+BILLINGD_SRCS := billingd/main.c billingd/config.c billingd/store.c \
+	billingd/rollup.c billingd/desired.c billingd/session.c billingd/log.c
+BILLINGD_OBJS := $(BILLINGD_SRCS:%.c=$(B)/opt/%.o)
+
+$(BILLINGD_OBJS): OPT_CFLAGS += $(SQLITE_CFLAGS)
+
+$(B)/bin/billingd: $(BILLINGD_OBJS) $(LINK_OPT_OBJS) $(B)/opt/libportable.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(SQLITE_LIBS)
+
+$(B)/bin/hvctl: $(B)/opt/tools/hvctl/main.o $(LINK_OPT_OBJS) \
+		$(B)/opt/libportable.a
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^
+
+ALL_TARGETS += $(B)/bin/billingd $(B)/bin/hvctl
+TEST_DEPS += $(B)/bin/billingd $(B)/bin/hvctl $(B)/bin/hvsim
+TEST_SCRIPTS += $(sort $(wildcard tests/billingd/test_*.py))

@@ -1,0 +1,129 @@
+/*
+ * billingd's side of one management-link connection: the protocol logic
+ * between the link (tools/link/link.h) and the store (store.h).
+ *
+ * State machine of a connection:
+ *
+ *     connected --send HELLO--> waiting --hypervisor HELLO--> listing
+ *     listing --LIST_DOMAINS pages done--> up (desired state pushed)
+ *     any --EOF / error / resync--> closed (the main loop reconnects)
+ *
+ * Records (METER, EVENT) are stored as they arrive, inside the batch
+ * transaction the main loop opened; session_end_batch() commits it and
+ * only then sends ACK for the highest record sequence number stored with
+ * nothing lost before it on this connection.
+ *
+ * Loss rule (docs/billingd.md section 4): after the hypervisor's HELLO
+ * (sequence H) every frame it sends has the next number; resent records
+ * carry numbers below H. A reject (any reason: a damaged frame may have
+ * been a record) or a gap in the numbers above H means a record may have
+ * been lost. From then on the ACK point stays where it was, and the main
+ * loop reconnects after resync_delay_ms, so the hypervisor resends every
+ * record after the ACK point. Counters are cumulative, so a lost METER
+ * never costs usage; this rule also keeps lost EVENTs from being
+ * acknowledged.
+ */
+#ifndef BILLINGD_SESSION_H
+#define BILLINGD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "desired.h"
+#include "store.h"
+#include "tools/link/link.h"
+
+struct u64map { /* open addressing: key -> index into a side array */
+	uint64_t *keys; /* key + 1; 0: empty */
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+struct pending_cmd {
+	uint64_t req;
+	uint16_t op;
+	domid_t domid;
+	int64_t domain; /* SET_*: domains.id */
+	int64_t generation;
+	uint64_t sent_ns;
+};
+
+struct push_state {
+	int64_t domain, generation; /* last generation pushed this session */
+	int outstanding;            /* SET_* without RESP */
+	int status;                 /* first refusal, or 0 */
+};
+
+struct session {
+	const struct config *cfg;
+	struct store *st;
+	struct link *l;
+
+	/* This connection. */
+	bool hello;           /* the hypervisor's HELLO arrived */
+	uint64_t connected_ns; /* when this connection was made */
+	bool listed;          /* the domain list is complete */
+	uint64_t boot_id;     /* of the hypervisor on the link */
+	int64_t boot_ref;     /* boots.id */
+	uint64_t hello_seq, next_seq;
+	bool loss;            /* a record may have been lost: resync */
+	uint64_t loss_ns;
+	uint64_t batch_max;   /* highest record seq in the open batch */
+	uint64_t ack_point;   /* highest record seq committed, loss-free */
+	uint64_t acked;       /* last ACK sent */
+
+	struct wire_domain *doms; /* the hypervisor's domains */
+	size_t ndoms, capdoms;
+	struct u64map by_domid;
+
+	struct pending_cmd *pend;
+	size_t npend, cappend;
+	uint64_t next_req;
+
+	struct push_state *push;
+	size_t npush, cappush;
+	struct u64map by_domain;
+
+	uint64_t data_version;
+	bool repush; /* a push completed: look for newer desired state */
+
+	/* Totals over all connections, for logs and the stats table. */
+	uint64_t records, acks_sent, gaps, losses, foreign, pushes,
+	    push_refused;
+};
+
+void session_init(struct session *s, const struct config *cfg,
+                  struct store *st, struct link *l);
+void session_free(struct session *s);
+
+/* A new connection: reset the per-connection state, send our HELLO. */
+void session_connected(struct session *s);
+/* The connection is gone: drop per-connection state (not the totals). */
+void session_closed(struct session *s);
+
+/* One link event, inside the open batch (store_begin() done by the
+ * caller). 0, or -1 on a store failure (the caller rolls back and
+ * reconnects). */
+int session_event(struct session *s, const struct link_event *ev);
+
+/* Commit the batch and acknowledge what it made durable. 0 or -1. */
+int session_end_batch(struct session *s);
+
+/* Push every desired-state row not yet pushed on this connection (call
+ * when the desired state may have changed). 0 or -1. */
+int session_push_desired(struct session *s);
+
+/* Periodic work: commands unanswered for cmd_timeout_ms are retried. */
+void session_tick(struct session *s, uint64_t now_ns);
+
+/* Whether the desired table was changed by another connection since the
+ * last call (PRAGMA data_version). */
+bool session_desired_changed(struct session *s);
+
+/* "records=N acks=N ..." for logs; writes the stats table (open tx). */
+int session_save_stats(struct session *s);
+void session_format_stats(const struct session *s, char *buf, size_t len);
+
+#endif
