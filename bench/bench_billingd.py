@@ -76,8 +76,7 @@ def main():
     r = b.cmd("--rollup")
     if r.returncode:
         raise SystemExit("bench_billingd: rollup failed: " + r.stderr)
-    roll = table_bytes(b.db, ["usage_1m", "usage_1h", "samples",
-                              "usage_delta"])
+    roll = table_bytes(b.db, ["usage_1m", "usage_1h"])
     rows_1m = b.sql("SELECT count(*) FROM usage_1m")[0][0]
     rows_1h = b.sql("SELECT count(*) FROM usage_1h")[0][0]
     per_1m = roll["usage_1m"] / rows_1m
@@ -102,8 +101,6 @@ def main():
         "bytes_per_rollup_row_1h": round(per_1h, 1),
         "bytes_per_domain_month_rollup": round(per_1m * 43200 +
                                                per_1h * 720),
-        "raw_left_after_rollup_retention_0": roll["samples"] +
-        roll["usage_delta"],
         "link_meter_bytes_per_domain_per_round": round(meter_per_dom, 2),
         "link_bytes_per_s_per_domain_at_1s": round(meter_per_dom, 2),
         "max_ack_lag_ms": link["max_ack_lag_ms"],

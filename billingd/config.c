@@ -22,6 +22,7 @@ void config_default(struct config *c)
 	c->resync_delay_ms = 200;
 	c->desired_poll_ms = 500;
 	c->cmd_timeout_ms = 5000;
+	c->hello_timeout_ms = 1000;
 	c->rollup_interval_s = 60;
 	c->retention_days = 62;
 	c->sync_full = 1;
@@ -33,17 +34,16 @@ struct num_key {
 	uint64_t min, max;
 };
 
-#define NK(f, lo, hi) { #f, offsetof(struct config, f), lo, hi }
+#define NK(f, lo, hi)                                                          \
+	{                                                                      \
+#f, offsetof(struct config, f), lo, hi                         \
+	}
 static const struct num_key nums[] = {
-	NK(reconnect_min_ms, 1, 3600000),
-	NK(reconnect_max_ms, 1, 3600000),
-	NK(batch_max_frames, 1, 1000000),
-	NK(idle_timeout_ms, 10, 3600000),
-	NK(resync_delay_ms, 0, 3600000),
-	NK(desired_poll_ms, 10, 3600000),
-	NK(cmd_timeout_ms, 10, 3600000),
-	NK(rollup_interval_s, 0, 86400),
-	NK(retention_days, 0, 36500),
+    NK(reconnect_min_ms, 1, 3600000), NK(reconnect_max_ms, 1, 3600000),
+    NK(batch_max_frames, 1, 1000000), NK(idle_timeout_ms, 10, 3600000),
+    NK(resync_delay_ms, 0, 3600000),  NK(desired_poll_ms, 10, 3600000),
+    NK(cmd_timeout_ms, 10, 3600000),  NK(rollup_interval_s, 0, 86400),
+    NK(retention_days, 0, 36500),     NK(hello_timeout_ms, 10, 3600000),
 };
 #define NNUMS (sizeof(nums) / sizeof(nums[0]))
 
@@ -80,7 +80,7 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	}
 	char line[8192];
 	unsigned ln = 0;
-	bool seen[NNUMS + 4] = { false };
+	bool seen[NNUMS + 4] = {false};
 	bool have_socket = false;
 	int rc = -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -123,7 +123,8 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		if (!done) {
 			if (!strcmp(k, "link_socket")) {
 				idx = NNUMS;
-				if (!*v || strlen(v) >= sizeof(c->link_socket)) {
+				if (!*v ||
+				    strlen(v) >= sizeof(c->link_socket)) {
 					snprintf(err, errlen,
 					         "%s:%u: link_socket must be a "
 					         "path of 1..%zu bytes",
@@ -146,17 +147,18 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 				         v);
 			} else if (!strcmp(k, "log_level")) {
 				idx = NNUMS + 2;
-				static const char *lv[] = { "error", "warn",
-					                    "info", "debug" };
+				static const char *lv[] = {"error", "warn",
+				                           "info", "debug"};
 				int found = -1;
 				for (int i = 0; i < 4; i++)
 					if (!strcmp(v, lv[i]))
 						found = i;
 				if (found < 0) {
-					snprintf(err, errlen,
-					         "%s:%u: log_level must be error, "
-					         "warn, info or debug, got '%s'",
-					         path, ln, v);
+					snprintf(
+					    err, errlen,
+					    "%s:%u: log_level must be error, "
+					    "warn, info or debug, got '%s'",
+					    path, ln, v);
 					goto out;
 				}
 				c->log_level = (enum log_level)found;
@@ -167,10 +169,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 				else if (!strcmp(v, "normal"))
 					c->sync_full = 0;
 				else {
-					snprintf(err, errlen,
-					         "%s:%u: synchronous must be full "
-					         "or normal, got '%s'",
-					         path, ln, v);
+					snprintf(
+					    err, errlen,
+					    "%s:%u: synchronous must be full "
+					    "or normal, got '%s'",
+					    path, ln, v);
 					goto out;
 				}
 			} else {

@@ -17,15 +17,16 @@ struct config {
 	uint64_t reconnect_min_ms; /* first retry after a failed connect */
 	uint64_t reconnect_max_ms; /* backoff doubles up to this */
 	enum log_level log_level;
-	uint64_t batch_max_frames; /* frames per transaction at most */
-	uint64_t idle_timeout_ms;  /* a partial frame older: truncated */
-	uint64_t resync_delay_ms;  /* after a loss, reconnect this soon */
-	uint64_t desired_poll_ms;  /* look for desired-state changes */
-	uint64_t cmd_timeout_ms;   /* a CMD unanswered this long is retried */
+	uint64_t batch_max_frames;  /* frames per transaction at most */
+	uint64_t idle_timeout_ms;   /* a partial frame older: truncated */
+	uint64_t resync_delay_ms;   /* after a loss, reconnect this soon */
+	uint64_t desired_poll_ms;   /* look for desired-state changes */
+	uint64_t cmd_timeout_ms;    /* a CMD unanswered this long is retried */
+	uint64_t hello_timeout_ms;  /* no HELLO back this long: reconnect */
 	uint64_t rollup_interval_s; /* 0: no automatic rollup */
-	uint64_t retention_days;   /* raw samples and deltas kept, then
-	                            * only rollups; 0: drop once rolled up */
-	int sync_full;             /* synchronous=FULL (1) or NORMAL (0) */
+	uint64_t retention_days;    /* raw samples and deltas kept, then
+	                             * only rollups; 0: drop once rolled up */
+	int sync_full;              /* synchronous=FULL (1) or NORMAL (0) */
 };
 
 void config_default(struct config *c);

@@ -39,12 +39,11 @@ static int change(struct store *st, const char *name, const struct kv_params *p,
 		if (p && !(p->set & (1u << k)))
 			continue;
 		if (clear)
-			n += snprintf(q + n, sizeof(q) - (size_t)n,
-			              ",%s=NULL", kv_name(k));
+			n += snprintf(q + n, sizeof(q) - (size_t)n, ",%s=NULL",
+			              kv_name(k));
 		else
-			n += snprintf(q + n, sizeof(q) - (size_t)n,
-			              ",%s=%llu", kv_name(k),
-			              (unsigned long long)p->v[k]);
+			n += snprintf(q + n, sizeof(q) - (size_t)n, ",%s=%llu",
+			              kv_name(k), (unsigned long long)p->v[k]);
 	}
 	snprintf(q + n, sizeof(q) - (size_t)n, " WHERE domain=%lld",
 	         (long long)id);
@@ -84,8 +83,7 @@ int billingd_set_desired(struct store *st, const char *name,
 }
 
 int billingd_clear_desired(struct store *st, const char *name,
-                           const struct kv_params *p, char *err,
-                           size_t errlen)
+                           const struct kv_params *p, char *err, size_t errlen)
 {
 	return change(st, name, p, true, err, errlen);
 }
@@ -97,7 +95,8 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 	*n = 0;
 	if (sqlite3_prepare_v2(
 	        store_db(st),
-	        "SELECT d.domain,m.name,d.generation,d.cpu_weight,d.cpu_cap_pct,"
+	        "SELECT "
+	        "d.domain,m.name,d.generation,d.cpu_weight,d.cpu_cap_pct,"
 	        "d.warp_us,d.warp_limit_us,d.unwarp_us,d.io_bps,d.io_iops,"
 	        "d.io_burst_bytes,d.io_burst_ops,d.memory_max_mb,"
 	        "d.mem_growth_pages_per_s,d.mem_growth_burst_pages "
@@ -109,7 +108,8 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 64;
-			struct desired_row *nr = realloc(*rows, cap * sizeof(*nr));
+			struct desired_row *nr =
+			    realloc(*rows, cap * sizeof(*nr));
 			if (!nr) {
 				rc = SQLITE_NOMEM;
 				break;
@@ -125,7 +125,8 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 		for (unsigned k = 0; k < NDESIRED; k++) {
 			if (sqlite3_column_type(q, 3 + (int)k) == SQLITE_NULL)
 				continue;
-			r->p.v[k] = (uint64_t)sqlite3_column_int64(q, 3 + (int)k);
+			r->p.v[k] =
+			    (uint64_t)sqlite3_column_int64(q, 3 + (int)k);
 			r->p.set |= 1u << k;
 		}
 	}
@@ -144,12 +145,13 @@ int desired_mark(struct store *st, int64_t domain, int64_t generation,
 {
 	char q[256];
 	if (status == 0)
-		snprintf(q, sizeof(q),
-		         "UPDATE desired SET applied_generation=%lld,"
-		         "applied_boot=%lld,last_status=0 WHERE domain=%lld AND "
-		         "generation=%lld",
-		         (long long)generation, (long long)boot_id,
-		         (long long)domain, (long long)generation);
+		snprintf(
+		    q, sizeof(q),
+		    "UPDATE desired SET applied_generation=%lld,"
+		    "applied_boot=%lld,last_status=0 WHERE domain=%lld AND "
+		    "generation=%lld",
+		    (long long)generation, (long long)boot_id,
+		    (long long)domain, (long long)generation);
 	else
 		snprintf(q, sizeof(q),
 		         "UPDATE desired SET last_status=%d WHERE domain=%lld",

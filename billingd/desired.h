@@ -26,7 +26,7 @@
 #include "tools/link/kv.h"
 
 struct desired_row {
-	int64_t domain;     /* domains.id */
+	int64_t domain; /* domains.id */
 	char name[WIRE_NAME_FIELD];
 	struct kv_params p; /* managed keys (no memory_mb) */
 	int64_t generation;
@@ -40,8 +40,7 @@ int billingd_set_desired(struct store *st, const char *name,
 
 /* Stop managing the keys given in p (NULL: all) for name. */
 int billingd_clear_desired(struct store *st, const char *name,
-                           const struct kv_params *p, char *err,
-                           size_t errlen);
+                           const struct kv_params *p, char *err, size_t errlen);
 
 /* Every desired row, into a malloc'd array. 0 or -1. */
 int desired_load(struct store *st, struct desired_row **rows, size_t *n);

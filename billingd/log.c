@@ -9,8 +9,8 @@ enum log_level log_threshold = LOG_INFO;
 
 void blog(enum log_level lv, const char *fmt, ...)
 {
-	static const char *names[] = { "error", "warn", "info", "debug" };
-	static const int prio[] = { 3, 4, 6, 7 }; /* syslog priorities */
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	static const int prio[] = {3, 4, 6, 7}; /* syslog priorities */
 	static int journal = -1;
 	if (lv > log_threshold)
 		return;

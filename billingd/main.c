@@ -47,12 +47,11 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: billingd --config FILE\n"
-	        "       billingd --config FILE --set NAME key=value ...\n"
-	        "       billingd --config FILE --unset NAME [key ...]\n"
-	        "       billingd --config FILE --backup OUT\n"
-	        "       billingd --config FILE --rollup\n");
+	fprintf(f, "usage: billingd --config FILE\n"
+	           "       billingd --config FILE --set NAME key=value ...\n"
+	           "       billingd --config FILE --unset NAME [key ...]\n"
+	           "       billingd --config FILE --backup OUT\n"
+	           "       billingd --config FILE --rollup\n");
 }
 
 /* mkdir -p of the directory part of path. */
@@ -73,7 +72,8 @@ static void make_parent(const char *path)
 	mkdir(buf, 0750);
 }
 
-/* ---- the daemon --------------------------------------------------------------- */
+/* ---- the daemon
+ * --------------------------------------------------------------- */
 
 struct daemon {
 	const struct config *cfg;
@@ -178,7 +178,7 @@ static int run(struct daemon *d)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -205,18 +205,25 @@ static int run(struct daemon *d)
 		if (!up)
 			wake = min_u64(wake, d->next_connect);
 		if (up && d->l->dec.tail > d->l->dec.head)
-			wake = min_u64(wake, d->l->last_rx_ns +
-			                         cfg->idle_timeout_ms * NS_PER_MS);
-		if (up && d->s.loss)
-			wake = min_u64(wake, d->s.loss_ns +
-			                         cfg->resync_delay_ms * NS_PER_MS);
-		if (up && !d->s.hello)
-			wake = min_u64(wake, d->s.connected_ns +
-			                         cfg->cmd_timeout_ms * NS_PER_MS);
+			wake =
+			    min_u64(wake, d->l->last_rx_ns +
+			                      cfg->idle_timeout_ms * NS_PER_MS);
+		if (up && d->s.suspect)
+			wake =
+			    min_u64(wake, d->s.suspect_ns +
+			                      cfg->resync_delay_ms * NS_PER_MS);
+		if (up && d->s.loss && !d->s.awaiting_hello)
+			wake =
+			    min_u64(wake, d->s.loss_ns +
+			                      cfg->resync_delay_ms * NS_PER_MS);
+		if (up && d->s.awaiting_hello)
+			wake = min_u64(wake,
+			               d->s.hello_sent_ns +
+			                   cfg->hello_timeout_ms * NS_PER_MS);
 		uint64_t wait = wake > now ? wake - now : 0;
-		struct timespec ts = { (time_t)(wait / NS_PER_S),
-			               (long)(wait % NS_PER_S) };
-		struct pollfd p = { .fd = d->l->fd, .events = POLLIN };
+		struct timespec ts = {(time_t)(wait / NS_PER_S),
+		                      (long)(wait % NS_PER_S)};
+		struct pollfd p = {.fd = d->l->fd, .events = POLLIN};
 		if (up && link_tx_pending(d->l))
 			p.events |= POLLOUT;
 		int n = ppoll(&p, up ? 1 : 0, &ts, &orig);
@@ -244,18 +251,34 @@ static int run(struct daemon *d)
 				session_end_batch(&d->s);
 			up = d->l->fd >= 0;
 		}
-		if (up && d->s.loss &&
-		    d->s.loss_ns + cfg->resync_delay_ms * NS_PER_MS <= now) {
-			disconnect(d, "resync after a loss", 0);
-			up = false;
+		if (up && d->s.suspect && !d->s.loss &&
+		    d->s.suspect_ns + cfg->resync_delay_ms * NS_PER_MS <= now) {
+			/* A reject and no frame since: maybe the last one. */
+			d->s.loss = true;
+			d->s.losses++;
+			d->s.loss_ns = d->s.suspect_ns;
+			blog(LOG_WARN,
+			     "frame rejected, none since; will resync");
 		}
-		/* No HELLO: it was lost, or another controller holds the
-		 * link (then our connection waits in the backlog). */
-		if (up && !d->s.hello &&
-		    d->s.connected_ns + cfg->cmd_timeout_ms * NS_PER_MS <= now) {
-			disconnect(d, "no HELLO from the hypervisor",
-			           d->backoff_ns);
-			up = false;
+		if (up && d->s.loss && !d->s.awaiting_hello &&
+		    d->s.loss_ns + cfg->resync_delay_ms * NS_PER_MS <= now) {
+			blog(LOG_INFO, "resync: HELLO again");
+			session_say_hello(&d->s);
+		}
+		/* Our HELLO unanswered: it or the answer was damaged (say
+		 * it again), or another controller holds the link and our
+		 * connection waits in the socket's backlog (reconnect after
+		 * three tries). */
+		if (up && d->s.awaiting_hello &&
+		    d->s.hello_sent_ns + cfg->hello_timeout_ms * NS_PER_MS <=
+		        now) {
+			if (d->s.hello_tries < 3) {
+				session_say_hello(&d->s);
+			} else {
+				disconnect(d, "no HELLO from the hypervisor",
+				           d->backoff_ns);
+				up = false;
+			}
 		}
 		if (now >= next_poll) {
 			next_poll = now + poll_every;
@@ -299,7 +322,8 @@ static int run(struct daemon *d)
 	return 0;
 }
 
-/* ---- commands ---------------------------------------------------------------------- */
+/* ---- commands
+ * ---------------------------------------------------------------------- */
 
 static int cmd_set(struct store *st, int argc, char **argv, bool unset)
 {
@@ -307,7 +331,7 @@ static int cmd_set(struct store *st, int argc, char **argv, bool unset)
 		usage(stderr);
 		return 2;
 	}
-	struct kv_params p = { 0 };
+	struct kv_params p = {0};
 	char err[256];
 	for (int i = 1; i < argc; i++) {
 		if (unset) {
@@ -318,17 +342,17 @@ static int cmd_set(struct store *st, int argc, char **argv, bool unset)
 				return 2;
 			}
 			p.set |= 1u << k;
-		} else if (kv_parse(&p, argv[i], KV_G_SCHED | KV_G_IO | KV_G_MEM,
-		                    err, sizeof(err))) {
+		} else if (kv_parse(&p, argv[i],
+		                    KV_G_SCHED | KV_G_IO | KV_G_MEM, err,
+		                    sizeof(err))) {
 			fprintf(stderr, "billingd: %s\n", err);
 			return 2;
 		}
 	}
-	int rc = unset ? billingd_clear_desired(st, argv[0],
-	                                        argc > 1 ? &p : NULL, err,
-	                                        sizeof(err))
-	               : billingd_set_desired(st, argv[0], &p, err,
-	                                      sizeof(err));
+	int rc = unset
+	             ? billingd_clear_desired(st, argv[0], argc > 1 ? &p : NULL,
+	                                      err, sizeof(err))
+	             : billingd_set_desired(st, argv[0], &p, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "billingd: %s\n", err);
 		return 1;
@@ -407,7 +431,7 @@ int main(int argc, char **argv)
 		static struct link l;
 		static struct daemon d;
 		link_init(&l);
-		d = (struct daemon){ .cfg = &cfg, .st = st, .l = &l };
+		d = (struct daemon){.cfg = &cfg, .st = st, .l = &l};
 		session_init(&d.s, &cfg, st, &l);
 		blog(LOG_INFO, "database %s (WAL, synchronous=%s), link %s",
 		     cfg.database, cfg.sync_full ? "FULL" : "NORMAL",

@@ -156,7 +156,8 @@ static int pass(sqlite3 *db, struct acc *m1, struct acc *h1, uint64_t *rows)
 	        "u.cpu_ns,u.ready_ns,u.cap_throttled_ns,u.warped_ns,"
 	        "u.dispatches,u.wakeups,u.hypercalls,u.blk_read_ops,"
 	        "u.blk_write_ops,u.blk_read_bytes,u.blk_write_bytes,"
-	        "u.blk_throttled_ns,u.mem_pages,u.mem_page_ns FROM usage_delta u"
+	        "u.blk_throttled_ns,u.mem_pages,u.mem_page_ns FROM usage_delta "
+	        "u"
 	        " JOIN boots b ON b.id=u.boot WHERE u.id>? ORDER BY u.id"
 	        " LIMIT ?",
 	        -1, &q, NULL))
@@ -167,9 +168,9 @@ static int pass(sqlite3 *db, struct acc *m1, struct acc *h1, uint64_t *rows)
 	int64_t last = from;
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		last = sqlite3_column_int64(q, 0);
-		struct acc a = { .boot = sqlite3_column_int64(q, 1),
-			         .domid = sqlite3_column_int64(q, 2),
-			         .n = 1 };
+		struct acc a = {.boot = sqlite3_column_int64(q, 1),
+		                .domid = sqlite3_column_int64(q, 2),
+		                .n = 1};
 		int64_t wall_s = sqlite3_column_int64(q, 3) / 1000000000;
 		for (unsigned k = 0; k < USAGE_NFIELDS; k++)
 			a.c[k] = (uint64_t)sqlite3_column_int64(q, 4 + (int)k);
@@ -211,8 +212,7 @@ int store_rollup(struct store *st, uint64_t retention_days,
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 			goto sqlerr;
 		more = pass(db, m1, h1, &res->rolled);
-		if (more < 0 ||
-		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
+		if (more < 0 || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) {
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 			goto sqlerr;
 		}
@@ -238,14 +238,16 @@ int store_rollup(struct store *st, uint64_t retention_days,
 	sqlite3_stmt *qb = NULL, *qd = NULL;
 	if (sqlite3_prepare_v2(db, "SELECT id, wall_offset_ns FROM boots", -1,
 	                       &qb, NULL) ||
-	    sqlite3_prepare_v2(db, "DELETE FROM samples WHERE boot=? AND "
-	                           "mono_ns < ?",
+	    sqlite3_prepare_v2(db,
+	                       "DELETE FROM samples WHERE boot=? AND "
+	                       "mono_ns < ?",
 	                       -1, &qd, NULL)) {
 		sqlite3_finalize(qb);
 		goto rollback;
 	}
 	while (sqlite3_step(qb) == SQLITE_ROW) {
-		int64_t lim = cutoff_s * 1000000000 - sqlite3_column_int64(qb, 1);
+		int64_t lim =
+		    cutoff_s * 1000000000 - sqlite3_column_int64(qb, 1);
 		if (lim <= 0)
 			continue;
 		sqlite3_bind_int64(qd, 1, sqlite3_column_int64(qb, 0));

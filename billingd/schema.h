@@ -17,7 +17,8 @@
 	"dispatches INTEGER NOT NULL, wakeups INTEGER NOT NULL, "              \
 	"hypercalls INTEGER NOT NULL, blk_read_ops INTEGER NOT NULL, "         \
 	"blk_write_ops INTEGER NOT NULL, blk_read_bytes INTEGER NOT NULL, "    \
-	"blk_write_bytes INTEGER NOT NULL, blk_throttled_ns INTEGER NOT NULL, "\
+	"blk_write_bytes INTEGER NOT NULL, blk_throttled_ns INTEGER NOT "      \
+	"NULL, "                                                               \
 	"mem_pages INTEGER NOT NULL, mem_page_ns INTEGER NOT NULL"
 
 #define SCHEMA_COUNTERS_NULL                                                   \
@@ -28,61 +29,61 @@
 	"blk_throttled_ns INTEGER, mem_pages INTEGER, mem_page_ns INTEGER"
 
 static const char *const schema_migrations[] = {
-	/* 1: ingest and desired state */
-	"CREATE TABLE stats(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-	" STRICT;"
-	"CREATE TABLE boots(id INTEGER PRIMARY KEY,"
-	" boot_id INTEGER NOT NULL UNIQUE, tsc_hz INTEGER NOT NULL,"
-	" first_seen_unix_ns INTEGER NOT NULL,"
-	" wall_offset_ns INTEGER NOT NULL,"
-	" last_seen_unix_ns INTEGER NOT NULL) STRICT;"
-	"CREATE TABLE domains(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-	" first_seen_unix_ns INTEGER NOT NULL) STRICT;"
-	"CREATE TABLE boot_domains(boot INTEGER NOT NULL REFERENCES boots(id),"
-	" domid INTEGER NOT NULL, domain INTEGER REFERENCES domains(id),"
-	" first_mono_ns INTEGER, last_mono_ns INTEGER, " SCHEMA_COUNTERS_NULL
-	", PRIMARY KEY(boot, domid)) STRICT, WITHOUT ROWID;"
-	"CREATE TABLE samples(boot INTEGER NOT NULL, mono_ns INTEGER NOT NULL,"
-	" domid INTEGER NOT NULL, " SCHEMA_COUNTERS
-	", PRIMARY KEY(boot, mono_ns, domid)) STRICT, WITHOUT ROWID;"
-	"CREATE TABLE usage_delta(id INTEGER PRIMARY KEY,"
-	" boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
-	" start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
-	" flags INTEGER NOT NULL, " SCHEMA_COUNTERS ") STRICT;"
-	"CREATE TABLE events(boot INTEGER NOT NULL, seq INTEGER NOT NULL,"
-	" mono_ns INTEGER NOT NULL, domid INTEGER NOT NULL,"
-	" kind INTEGER NOT NULL, why INTEGER NOT NULL,"
-	" detail INTEGER NOT NULL, name TEXT NOT NULL,"
-	" received_unix_ns INTEGER NOT NULL,"
-	" PRIMARY KEY(boot, seq)) STRICT, WITHOUT ROWID;"
-	"CREATE TABLE desired(domain INTEGER PRIMARY KEY REFERENCES domains(id),"
-	" cpu_weight INTEGER, cpu_cap_pct INTEGER, warp_us INTEGER,"
-	" warp_limit_us INTEGER, unwarp_us INTEGER, io_bps INTEGER,"
-	" io_iops INTEGER, io_burst_bytes INTEGER, io_burst_ops INTEGER,"
-	" memory_max_mb INTEGER, mem_growth_pages_per_s INTEGER,"
-	" mem_growth_burst_pages INTEGER,"
-	" generation INTEGER NOT NULL DEFAULT 1,"
-	" applied_generation INTEGER NOT NULL DEFAULT 0,"
-	" applied_boot INTEGER, last_status INTEGER,"
-	" updated_unix_ns INTEGER NOT NULL) STRICT;"
-	"CREATE VIEW domain_deltas AS SELECT d.name AS name,"
-	" b.boot_id AS boot_id, u.* FROM usage_delta u"
-	" JOIN boots b ON b.id = u.boot"
-	" LEFT JOIN boot_domains bd ON bd.boot = u.boot AND bd.domid = u.domid"
-	" LEFT JOIN domains d ON d.id = bd.domain;",
+    /* 1: ingest and desired state */
+    "CREATE TABLE stats(name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+    " STRICT;"
+    "CREATE TABLE boots(id INTEGER PRIMARY KEY,"
+    " boot_id INTEGER NOT NULL UNIQUE, tsc_hz INTEGER NOT NULL,"
+    " first_seen_unix_ns INTEGER NOT NULL,"
+    " wall_offset_ns INTEGER NOT NULL,"
+    " last_seen_unix_ns INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE domains(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " first_seen_unix_ns INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE boot_domains(boot INTEGER NOT NULL REFERENCES boots(id),"
+    " domid INTEGER NOT NULL, domain INTEGER REFERENCES domains(id),"
+    " first_mono_ns INTEGER, last_mono_ns INTEGER, " SCHEMA_COUNTERS_NULL
+    ", PRIMARY KEY(boot, domid)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE samples(boot INTEGER NOT NULL, mono_ns INTEGER NOT NULL,"
+    " domid INTEGER NOT NULL, " SCHEMA_COUNTERS
+    ", PRIMARY KEY(boot, mono_ns, domid)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE usage_delta(id INTEGER PRIMARY KEY,"
+    " boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
+    " start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL, " SCHEMA_COUNTERS ") STRICT;"
+    "CREATE TABLE events(boot INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " mono_ns INTEGER NOT NULL, domid INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL, why INTEGER NOT NULL,"
+    " detail INTEGER NOT NULL, name TEXT NOT NULL,"
+    " received_unix_ns INTEGER NOT NULL,"
+    " PRIMARY KEY(boot, seq)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE desired(domain INTEGER PRIMARY KEY REFERENCES domains(id),"
+    " cpu_weight INTEGER, cpu_cap_pct INTEGER, warp_us INTEGER,"
+    " warp_limit_us INTEGER, unwarp_us INTEGER, io_bps INTEGER,"
+    " io_iops INTEGER, io_burst_bytes INTEGER, io_burst_ops INTEGER,"
+    " memory_max_mb INTEGER, mem_growth_pages_per_s INTEGER,"
+    " mem_growth_burst_pages INTEGER,"
+    " generation INTEGER NOT NULL DEFAULT 1,"
+    " applied_generation INTEGER NOT NULL DEFAULT 0,"
+    " applied_boot INTEGER, last_status INTEGER,"
+    " updated_unix_ns INTEGER NOT NULL) STRICT;"
+    "CREATE VIEW domain_deltas AS SELECT d.name AS name,"
+    " b.boot_id AS boot_id, u.* FROM usage_delta u"
+    " JOIN boots b ON b.id = u.boot"
+    " LEFT JOIN boot_domains bd ON bd.boot = u.boot AND bd.domid = u.domid"
+    " LEFT JOIN domains d ON d.id = bd.domain;",
 
-	/* 2: rollups (docs/billingd.md section 5) */
-	"CREATE TABLE usage_1m(boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
-	" bucket_unix_s INTEGER NOT NULL, n INTEGER NOT NULL, " SCHEMA_COUNTERS
-	", mem_page_ns_hi INTEGER NOT NULL,"
-	" PRIMARY KEY(boot, domid, bucket_unix_s)) STRICT, WITHOUT ROWID;"
-	"CREATE TABLE usage_1h(boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
-	" bucket_unix_s INTEGER NOT NULL, n INTEGER NOT NULL, " SCHEMA_COUNTERS
-	", mem_page_ns_hi INTEGER NOT NULL,"
-	" PRIMARY KEY(boot, domid, bucket_unix_s)) STRICT, WITHOUT ROWID;"
-	"CREATE TABLE rollup_marks(delta_id INTEGER PRIMARY KEY,"
-	" unix_s INTEGER NOT NULL) STRICT;"
-	"INSERT INTO stats VALUES('rollup_delta_id', 0);",
+    /* 2: rollups (docs/billingd.md section 5) */
+    "CREATE TABLE usage_1m(boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
+    " bucket_unix_s INTEGER NOT NULL, n INTEGER NOT NULL, " SCHEMA_COUNTERS
+    ", mem_page_ns_hi INTEGER NOT NULL,"
+    " PRIMARY KEY(boot, domid, bucket_unix_s)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE usage_1h(boot INTEGER NOT NULL, domid INTEGER NOT NULL,"
+    " bucket_unix_s INTEGER NOT NULL, n INTEGER NOT NULL, " SCHEMA_COUNTERS
+    ", mem_page_ns_hi INTEGER NOT NULL,"
+    " PRIMARY KEY(boot, domid, bucket_unix_s)) STRICT, WITHOUT ROWID;"
+    "CREATE TABLE rollup_marks(delta_id INTEGER PRIMARY KEY,"
+    " unix_s INTEGER NOT NULL) STRICT;"
+    "INSERT INTO stats VALUES('rollup_delta_id', 0);",
 };
 
 #define SCHEMA_VERSION                                                         \

@@ -13,7 +13,8 @@
 #include "fs_errors.h"
 #include "log.h"
 
-/* ---- u64 -> index map ------------------------------------------------------- */
+/* ---- u64 -> index map -------------------------------------------------------
+ */
 
 static void map_clear(struct u64map *m)
 {
@@ -79,10 +80,11 @@ static int map_put(struct u64map *m, uint64_t key, uint32_t val)
 	return 0;
 }
 
-/* ---- life cycle ------------------------------------------------------------ */
+/* ---- life cycle ------------------------------------------------------------
+ */
 
-void session_init(struct session *s, const struct config *cfg,
-                  struct store *st, struct link *l)
+void session_init(struct session *s, const struct config *cfg, struct store *st,
+                  struct link *l)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
@@ -103,6 +105,7 @@ void session_free(struct session *s)
 void session_closed(struct session *s)
 {
 	s->hello = s->listed = s->loss = false;
+	s->suspect = s->past_resend = false;
 	s->batch_max = 0;
 	s->ndoms = s->npend = s->npush = 0;
 	map_clear(&s->by_domid);
@@ -113,15 +116,25 @@ void session_connected(struct session *s)
 {
 	session_closed(s);
 	s->connected_ns = link_now_ns();
-	struct wire_msg m = { .type = WIRE_HELLO };
-	m.u.hello = (struct wire_hello){ .role = WIRE_ROLE_CONTROLLER,
-		                         .proto_min = 1,
-		                         .proto_max = 1,
-		                         .mono_ns = link_now_ns() };
+	s->hello_tries = 0;
+	session_say_hello(s);
+}
+
+void session_say_hello(struct session *s)
+{
+	s->awaiting_hello = true;
+	s->hello_sent_ns = link_now_ns();
+	s->hello_tries++;
+	struct wire_msg m = {.type = WIRE_HELLO};
+	m.u.hello = (struct wire_hello){.role = WIRE_ROLE_CONTROLLER,
+	                                .proto_min = 1,
+	                                .proto_max = 1,
+	                                .mono_ns = link_now_ns()};
 	link_send(s->l, &m, 0, 0);
 }
 
-/* ---- commands ---------------------------------------------------------------- */
+/* ---- commands
+ * ---------------------------------------------------------------- */
 
 static struct pending_cmd *send_cmd(struct session *s, struct wire_cmd *c)
 {
@@ -134,33 +147,34 @@ static struct pending_cmd *send_cmd(struct session *s, struct wire_cmd *c)
 		s->cappend = nc;
 	}
 	c->request_id = s->next_req++;
-	struct wire_msg m = { .type = WIRE_CMD };
+	struct wire_msg m = {.type = WIRE_CMD};
 	m.u.cmd = *c;
 	if (link_send(s->l, &m, 0, 0) < 0)
 		return NULL;
 	struct pending_cmd *p = &s->pend[s->npend++];
-	*p = (struct pending_cmd){ .req = c->request_id,
-		                   .op = c->op,
-		                   .domid = c->domid,
-		                   .sent_ns = link_now_ns() };
+	*p = (struct pending_cmd){.req = c->request_id,
+	                          .op = c->op,
+	                          .domid = c->domid,
+	                          .sent_ns = link_now_ns()};
 	return p;
 }
 
 static void list_page(struct session *s, domid_t cursor)
 {
-	struct wire_cmd c = { .op = WIRE_OP_LIST_DOMAINS,
-		              .domid = DOMID_INVALID };
+	struct wire_cmd c = {.op = WIRE_OP_LIST_DOMAINS,
+	                     .domid = DOMID_INVALID};
 	c.u.cursor = cursor;
 	send_cmd(s, &c);
 }
 
 static void list_one(struct session *s, domid_t domid)
 {
-	struct wire_cmd c = { .op = WIRE_OP_LIST_DOMAINS, .domid = domid };
+	struct wire_cmd c = {.op = WIRE_OP_LIST_DOMAINS, .domid = domid};
 	send_cmd(s, &c);
 }
 
-/* ---- domains on the link ------------------------------------------------------ */
+/* ---- domains on the link
+ * ------------------------------------------------------ */
 
 static int dom_add(struct session *s, const struct wire_domain *d)
 {
@@ -202,7 +216,8 @@ static const struct wire_domain *dom_by_name(const struct session *s,
 	return NULL;
 }
 
-/* ---- desired state ------------------------------------------------------------ */
+/* ---- desired state
+ * ------------------------------------------------------------ */
 
 static struct push_state *push_get(struct session *s, int64_t domain)
 {
@@ -219,7 +234,7 @@ static struct push_state *push_get(struct session *s, int64_t domain)
 	}
 	if (map_put(&s->by_domain, (uint64_t)domain, (uint32_t)s->npush))
 		return NULL;
-	s->push[s->npush] = (struct push_state){ .domain = domain };
+	s->push[s->npush] = (struct push_state){.domain = domain};
 	return &s->push[s->npush++];
 }
 
@@ -235,20 +250,20 @@ static void push_one(struct session *s, const struct desired_row *r,
 	struct wire_cmd c[3];
 	int n = 0;
 	if (kv_has(&r->p, KV_G_SCHED)) {
-		c[n] = (struct wire_cmd){ .op = WIRE_OP_SET_SHARES,
-			                  .domid = d->domid };
+		c[n] = (struct wire_cmd){.op = WIRE_OP_SET_SHARES,
+		                         .domid = d->domid};
 		c[n].u.shares = d->sched;
 		kv_apply_sched(&r->p, &c[n++].u.shares);
 	}
 	if (kv_has(&r->p, KV_G_IO)) {
-		c[n] = (struct wire_cmd){ .op = WIRE_OP_SET_IO_LIMITS,
-			                  .domid = d->domid };
+		c[n] = (struct wire_cmd){.op = WIRE_OP_SET_IO_LIMITS,
+		                         .domid = d->domid};
 		c[n].u.io = d->io;
 		kv_apply_io(&r->p, &c[n++].u.io);
 	}
 	if (kv_has(&r->p, KV_G_MEM)) {
-		c[n] = (struct wire_cmd){ .op = WIRE_OP_SET_MEM_LIMITS,
-			                  .domid = d->domid };
+		c[n] = (struct wire_cmd){.op = WIRE_OP_SET_MEM_LIMITS,
+		                         .domid = d->domid};
 		c[n].u.mem = d->mem;
 		kv_apply_mem(&r->p, &c[n++].u.mem);
 	}
@@ -262,8 +277,9 @@ static void push_one(struct session *s, const struct desired_row *r,
 	}
 	if (n) {
 		s->pushes++;
-		blog(LOG_DEBUG, "pushing desired state of %s (generation "
-		                "%lld) to domid %u",
+		blog(LOG_DEBUG,
+		     "pushing desired state of %s (generation "
+		     "%lld) to domid %u",
 		     r->name, (long long)r->generation, d->domid);
 	}
 }
@@ -301,16 +317,17 @@ bool session_desired_changed(struct session *s)
 	return changed;
 }
 
-/* ---- messages --------------------------------------------------------------------- */
+/* ---- messages
+ * --------------------------------------------------------------------- */
 
-static int on_hello(struct session *s, const struct wire_hello *h,
-                    uint64_t seq)
+static int on_hello(struct session *s, const struct wire_hello *h, uint64_t seq)
 {
 	if (h->role != WIRE_ROLE_HYPERVISOR)
 		return 0;
 	if (h->proto_min > 1) {
-		blog(LOG_ERROR, "the hypervisor speaks protocol versions "
-		                "%u..%u only; this billingd speaks 1",
+		blog(LOG_ERROR,
+		     "the hypervisor speaks protocol versions "
+		     "%u..%u only; this billingd speaks 1",
 		     h->proto_min, h->proto_max);
 		s->loss = true; /* reconnect later */
 		s->loss_ns = link_now_ns();
@@ -321,17 +338,26 @@ static int on_hello(struct session *s, const struct wire_hello *h,
 	               &is_new))
 		return -1;
 	if (h->boot_id != s->boot_id)
-		blog(LOG_INFO, "hypervisor boot %016" PRIx64 " (%s), %u domains",
+		blog(LOG_INFO,
+		     "hypervisor boot %016" PRIx64 " (%s), %u domains",
 		     h->boot_id, is_new ? "new" : "known", h->total_domains);
 	if (h->boot_id != s->boot_id) {
-		s->ack_point = s->acked = 0; /* sequence numbers are per boot */
+		/* sequence numbers are per boot */
+		s->ack_point = s->acked = s->max_record = 0;
 		s->boot_id = h->boot_id;
 	}
+	/* The answer to a resync HELLO on a working connection: only the
+	 * sequence bookkeeping starts over (the resend follows). */
+	bool resync = s->hello && s->listed && h->boot_id == s->boot_id;
 	s->hello = true;
-	s->listed = false;
+	s->awaiting_hello = false;
+	s->hello_tries = 0;
 	s->hello_seq = seq;
 	s->next_seq = seq + 1;
-	s->loss = false;
+	s->loss = s->suspect = s->past_resend = false;
+	if (resync)
+		return 0;
+	s->listed = false;
 	s->ndoms = s->npush = 0;
 	map_clear(&s->by_domid);
 	map_clear(&s->by_domain);
@@ -390,8 +416,9 @@ static int on_resp(struct session *s, const struct wire_resp *r)
 		if (r->status && !ps->status) {
 			ps->status = r->status;
 			s->push_refused++;
-			blog(LOG_WARN, "the hypervisor refused desired state for "
-			               "domid %u: %s (%s)",
+			blog(LOG_WARN,
+			     "the hypervisor refused desired state for "
+			     "domid %u: %s (%s)",
 			     p.domid, link_err_name(r->status),
 			     link_err_text(r->status));
 		}
@@ -409,8 +436,7 @@ static int on_resp(struct session *s, const struct wire_resp *r)
 	}
 }
 
-static int on_event(struct session *s, const struct wire_event *e,
-                    uint64_t seq)
+static int on_event(struct session *s, const struct wire_event *e, uint64_t seq)
 {
 	if (store_event(s->st, s->boot_ref, seq, e))
 		return -1;
@@ -435,22 +461,33 @@ static int on_event(struct session *s, const struct wire_event *e,
 }
 
 /* Sequence bookkeeping of one frame from the hypervisor (the loss rule). */
+static void lose(struct session *s, const char *why)
+{
+	if (s->loss)
+		return;
+	blog(LOG_WARN, "%s; will resync", why);
+	s->loss = true;
+	s->suspect = false;
+	s->loss_ns = link_now_ns();
+	s->losses++;
+}
+
+/* Sequence bookkeeping of one good frame from the hypervisor (the loss
+ * rule, session.h). */
 static void seen_seq(struct session *s, uint64_t seq)
 {
-	if (!s->hello || seq < s->hello_seq)
-		return; /* before our HELLO, or a resend */
-	if (seq == s->hello_seq)
-		return;
+	if (!s->hello || seq <= s->hello_seq)
+		return; /* before the HELLO, the HELLO, or a resend */
+	s->past_resend = true;
 	if (seq != s->next_seq) {
+		char why[96];
+		snprintf(why, sizeof(why),
+		         "sequence gap: expected %" PRIu64 ", got %" PRIu64,
+		         s->next_seq, seq);
 		s->gaps++;
-		if (!s->loss) {
-			blog(LOG_WARN, "sequence gap: expected %" PRIu64
-			               ", got %" PRIu64 "; will resync",
-			     s->next_seq, seq);
-			s->loss = true;
-			s->loss_ns = link_now_ns();
-			s->losses++;
-		}
+		lose(s, why);
+	} else {
+		s->suspect = false; /* the damaged bytes held no frame */
 	}
 	if (seq >= s->next_seq)
 		s->next_seq = seq + 1;
@@ -461,13 +498,25 @@ int session_event(struct session *s, const struct link_event *ev)
 	if (ev->kind == LINK_EV_REJECT) {
 		blog(LOG_DEBUG, "rejected %u bytes: %s (seq %" PRIu64 ")",
 		     ev->bytes, wire_reason_name(ev->reason), ev->seq);
-		if (!s->loss) { /* before HELLO too: it may be the HELLO */
-			blog(LOG_WARN, "frame rejected (%s, %u bytes); will "
-			               "resync",
-			     wire_reason_name(ev->reason), ev->bytes);
-			s->loss = true;
-			s->loss_ns = link_now_ns();
-			s->losses++;
+		/* Before the hypervisor's HELLO nothing is stored or
+		 * acknowledged, and the HELLO brings a resend of every
+		 * record: a reject there (the tail of a frame the hypervisor
+		 * was sending when we connected) loses nothing; a lost HELLO
+		 * is covered by hello_timeout_ms. Among resends (numbered
+		 * with gaps) a damaged frame cannot be told from a gap: a
+		 * loss. Among new frames the next good frame's number tells:
+		 * until it comes, the reject is only suspect. */
+		if (!s->hello || s->loss)
+			return 0;
+		if (!s->past_resend) {
+			char why[96];
+			snprintf(why, sizeof(why),
+			         "frame rejected among resends (%s, %u bytes)",
+			         wire_reason_name(ev->reason), ev->bytes);
+			lose(s, why);
+		} else if (!s->suspect) {
+			s->suspect = true;
+			s->suspect_ns = link_now_ns();
 		}
 		return 0;
 	}
@@ -500,7 +549,9 @@ int session_event(struct session *s, const struct link_event *ev)
 		return 0; /* ACK and CMD are not for us */
 	}
 	s->records++;
-	if (!s->loss && ev->seq > s->batch_max)
+	if (ev->seq > s->max_record)
+		s->max_record = ev->seq;
+	if (!s->loss && !s->suspect && ev->seq > s->batch_max)
 		s->batch_max = ev->seq;
 	return 0;
 }
@@ -513,18 +564,22 @@ int session_save_stats(struct session *s)
 		const char *n;
 		uint64_t v;
 	} v[] = {
-		{ "link_connects", ls->connects },
-		{ "link_bytes_in", ls->bytes_in },
-		{ "link_frames_in", ls->frames_in },
-		{ "link_rejected_bytes", ls->rejected_bytes },
-		{ "link_rejects", link_rejects_total(ls) },
-		{ "link_gaps", s->gaps },
-		{ "link_losses", s->losses },
-		{ "acks_sent", s->acks_sent },
-		{ "samples_new", c->samples_new },
-		{ "samples_dup", c->samples_dup },
-		{ "samples_stale", c->samples_stale },
-		{ "events_new", c->events_new },
+	    {"link_connects", ls->connects},
+	    {"link_bytes_in", ls->bytes_in},
+	    {"link_frames_in", ls->frames_in},
+	    {"link_rejected_bytes", ls->rejected_bytes},
+	    {"link_rejects", link_rejects_total(ls)},
+	    {"link_gaps", s->gaps},
+	    {"link_losses", s->losses},
+	    {"acks_sent", s->acks_sent},
+	    {"samples_new", c->samples_new},
+	    {"samples_dup", c->samples_dup},
+	    {"samples_stale", c->samples_stale},
+	    {"events_new", c->events_new},
+	    /* what this batch's commit lets us acknowledge */
+	    {"acked_seq",
+	     s->batch_max > s->ack_point ? s->batch_max : s->ack_point},
+	    {"max_record_seq", s->max_record},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (store_stat(s->st, v[i].n, v[i].v))
@@ -543,8 +598,9 @@ int session_end_batch(struct session *s)
 {
 	if (store_in_tx(s->st)) {
 		if (session_save_stats(s) || store_commit(s->st)) {
-			blog(LOG_ERROR, "commit failed: %s; nothing of the "
-			                "batch is acknowledged",
+			blog(LOG_ERROR,
+			     "commit failed: %s; nothing of the "
+			     "batch is acknowledged",
 			     store_errmsg(s->st));
 			store_rollback(s->st);
 			s->batch_max = 0;
@@ -557,9 +613,9 @@ int session_end_batch(struct session *s)
 		s->ack_point = s->batch_max;
 	s->batch_max = 0;
 	if (s->hello && s->ack_point > s->acked && s->l->fd >= 0) {
-		struct wire_msg m = { .type = WIRE_ACK };
-		m.u.ack = (struct wire_ack){ .boot_id = s->boot_id,
-			                     .seq = s->ack_point };
+		struct wire_msg m = {.type = WIRE_ACK};
+		m.u.ack = (struct wire_ack){.boot_id = s->boot_id,
+		                            .seq = s->ack_point};
 		if (link_send(s->l, &m, 0, 0) > 0) {
 			s->acked = s->ack_point;
 			s->acks_sent++;
@@ -578,8 +634,9 @@ void session_tick(struct session *s, uint64_t now)
 			continue;
 		}
 		s->pend[i] = s->pend[--s->npend];
-		blog(LOG_WARN, "command %" PRIu64 " (op %u) unanswered; retrying",
-		     p.req, p.op);
+		blog(LOG_WARN,
+		     "command %" PRIu64 " (op %u) unanswered; retrying", p.req,
+		     p.op);
 		if (p.op == WIRE_OP_LIST_DOMAINS) {
 			if (p.domid == DOMID_INVALID)
 				list_page(s, 0);

@@ -15,13 +15,19 @@
  *
  * Loss rule (docs/billingd.md section 4): after the hypervisor's HELLO
  * (sequence H) every frame it sends has the next number; resent records
- * carry numbers below H. A reject (any reason: a damaged frame may have
- * been a record) or a gap in the numbers above H means a record may have
- * been lost. From then on the ACK point stays where it was, and the main
- * loop reconnects after resync_delay_ms, so the hypervisor resends every
- * record after the ACK point. Counters are cumulative, so a lost METER
- * never costs usage; this rule also keeps lost EVENTs from being
- * acknowledged.
+ * carry numbers below H, with gaps. A record may have been lost when
+ *   - a frame numbered above H skips a number (a frame was destroyed), or
+ *   - a frame is rejected among the resends (gaps are normal there, so a
+ *     destroyed resend cannot be seen), or
+ *   - a frame is rejected among new frames and no good frame follows
+ *     within resync_delay_ms (the next one's number would tell).
+ * From then on the ACK point stays where it was, and resync_delay_ms later
+ * billingd says HELLO again, so the hypervisor answers with its HELLO and
+ * resends every record after the ACK point (after three unanswered HELLOs,
+ * hello_timeout_ms apart, it reconnects). Counters are cumulative, so a lost
+ * METER never costs usage; this rule also keeps lost EVENTs from being
+ * acknowledged. Rejects before the HELLO lose nothing (nothing is stored
+ * before it, and it brings a resend).
  */
 #ifndef BILLINGD_SESSION_H
 #define BILLINGD_SESSION_H
@@ -35,7 +41,7 @@
 #include "store.h"
 #include "tools/link/link.h"
 
-struct u64map { /* open addressing: key -> index into a side array */
+struct u64map {         /* open addressing: key -> index into a side array */
 	uint64_t *keys; /* key + 1; 0: empty */
 	uint32_t *vals;
 	size_t cap, n;
@@ -62,17 +68,25 @@ struct session {
 	struct link *l;
 
 	/* This connection. */
-	bool hello;           /* the hypervisor's HELLO arrived */
+	bool hello;            /* the hypervisor's HELLO arrived */
 	uint64_t connected_ns; /* when this connection was made */
-	bool listed;          /* the domain list is complete */
-	uint64_t boot_id;     /* of the hypervisor on the link */
-	int64_t boot_ref;     /* boots.id */
+	bool listed;           /* the domain list is complete */
+	uint64_t boot_id;      /* of the hypervisor on the link */
+	int64_t boot_ref;      /* boots.id */
 	uint64_t hello_seq, next_seq;
-	bool loss;            /* a record may have been lost: resync */
+	bool loss;        /* a record may have been lost: resync */
+	bool suspect;     /* a reject among new frames, not yet known
+	                   * harmless by the next frame's number */
+	bool past_resend; /* a frame numbered above the HELLO arrived */
+	uint64_t suspect_ns;
+	bool awaiting_hello;    /* our HELLO is not answered yet */
+	uint64_t hello_sent_ns; /* when we last said HELLO */
+	int hello_tries;        /* HELLOs sent without an answer */
 	uint64_t loss_ns;
-	uint64_t batch_max;   /* highest record seq in the open batch */
-	uint64_t ack_point;   /* highest record seq committed, loss-free */
-	uint64_t acked;       /* last ACK sent */
+	uint64_t batch_max; /* highest record seq in the open batch */
+	uint64_t ack_point; /* highest record seq committed, loss-free */
+	uint64_t acked;     /* last ACK sent */
+	uint64_t max_record; /* highest record seq received (this boot) */
 
 	struct wire_domain *doms; /* the hypervisor's domains */
 	size_t ndoms, capdoms;
@@ -94,12 +108,16 @@ struct session {
 	    push_refused;
 };
 
-void session_init(struct session *s, const struct config *cfg,
-                  struct store *st, struct link *l);
+void session_init(struct session *s, const struct config *cfg, struct store *st,
+                  struct link *l);
 void session_free(struct session *s);
 
 /* A new connection: reset the per-connection state, send our HELLO. */
 void session_connected(struct session *s);
+/* Send our HELLO (again): the hypervisor answers with its own and resends
+ * every unacknowledged record, which is how a loss is repaired without
+ * reconnecting. */
+void session_say_hello(struct session *s);
 /* The connection is gone: drop per-connection state (not the totals). */
 void session_closed(struct session *s);
 

@@ -48,54 +48,54 @@ enum {
 };
 
 static const char *const sql[Q_COUNT] = {
-	[Q_SAMPLE] = "INSERT OR IGNORE INTO samples VALUES(?,?,?,?,?,?,?,?,?,"
-	             "?,?,?,?,?,?,?,?)",
-	[Q_DELTA] = "INSERT INTO usage_delta(boot,domid,start_ns,end_ns,flags,"
-	            "cpu_ns,ready_ns,cap_throttled_ns,warped_ns,dispatches,"
-	            "wakeups,hypercalls,blk_read_ops,blk_write_ops,"
-	            "blk_read_bytes,blk_write_bytes,blk_throttled_ns,"
-	            "mem_pages,mem_page_ns) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	            "?,?,?,?,?)",
-	[Q_SERIES_GET] = "SELECT last_mono_ns,cpu_ns,ready_ns,cap_throttled_ns,"
-	                 "warped_ns,dispatches,wakeups,hypercalls,"
-	                 "blk_read_ops,blk_write_ops,blk_read_bytes,"
-	                 "blk_write_bytes,blk_throttled_ns,mem_pages,"
-	                 "mem_page_ns FROM boot_domains WHERE boot=? AND "
-	                 "domid=? AND last_mono_ns IS NOT NULL",
-	[Q_SERIES_PUT] =
-	    "INSERT INTO boot_domains(boot,domid,first_mono_ns,last_mono_ns,"
-	    "cpu_ns,ready_ns,cap_throttled_ns,warped_ns,dispatches,wakeups,"
-	    "hypercalls,blk_read_ops,blk_write_ops,blk_read_bytes,"
-	    "blk_write_bytes,blk_throttled_ns,mem_pages,mem_page_ns) "
-	    "VALUES(?1,?2,?3,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-	    "?17) ON CONFLICT(boot,domid) DO UPDATE SET "
-	    "first_mono_ns=coalesce(first_mono_ns,excluded.first_mono_ns),"
-	    "last_mono_ns=excluded.last_mono_ns,cpu_ns=excluded.cpu_ns,"
-	    "ready_ns=excluded.ready_ns,"
-	    "cap_throttled_ns=excluded.cap_throttled_ns,"
-	    "warped_ns=excluded.warped_ns,dispatches=excluded.dispatches,"
-	    "wakeups=excluded.wakeups,hypercalls=excluded.hypercalls,"
-	    "blk_read_ops=excluded.blk_read_ops,"
-	    "blk_write_ops=excluded.blk_write_ops,"
-	    "blk_read_bytes=excluded.blk_read_bytes,"
-	    "blk_write_bytes=excluded.blk_write_bytes,"
-	    "blk_throttled_ns=excluded.blk_throttled_ns,"
-	    "mem_pages=excluded.mem_pages,mem_page_ns=excluded.mem_page_ns",
-	[Q_EVENT] = "INSERT OR IGNORE INTO events VALUES(?,?,?,?,?,?,?,?,?)",
-	[Q_BOOT_GET] = "SELECT id FROM boots WHERE boot_id=?",
-	[Q_BOOT_ADD] = "INSERT INTO boots(boot_id,tsc_hz,first_seen_unix_ns,"
-	               "wall_offset_ns,last_seen_unix_ns) VALUES(?,?,?,?,?)",
-	[Q_BOOT_SEEN] = "UPDATE boots SET last_seen_unix_ns=? WHERE id=?",
-	[Q_DOM_GET] = "SELECT id FROM domains WHERE name=?",
-	[Q_DOM_ADD] = "INSERT INTO domains(name,first_seen_unix_ns) "
-	              "VALUES(?,?)",
-	[Q_BD_NAME] = "INSERT INTO boot_domains(boot,domid,domain) "
-	              "VALUES(?,?,?) ON CONFLICT(boot,domid) DO UPDATE SET "
-	              "domain=excluded.domain",
-	[Q_STAT] = "INSERT INTO stats VALUES(?,?) ON CONFLICT(name) DO UPDATE "
-	           "SET value=excluded.value",
-	[Q_BEGIN] = "BEGIN IMMEDIATE",
-	[Q_COMMIT] = "COMMIT",
+    [Q_SAMPLE] = "INSERT OR IGNORE INTO samples VALUES(?,?,?,?,?,?,?,?,?,"
+                 "?,?,?,?,?,?,?,?)",
+    [Q_DELTA] = "INSERT INTO usage_delta(boot,domid,start_ns,end_ns,flags,"
+                "cpu_ns,ready_ns,cap_throttled_ns,warped_ns,dispatches,"
+                "wakeups,hypercalls,blk_read_ops,blk_write_ops,"
+                "blk_read_bytes,blk_write_bytes,blk_throttled_ns,"
+                "mem_pages,mem_page_ns) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+                "?,?,?,?,?)",
+    [Q_SERIES_GET] = "SELECT last_mono_ns,cpu_ns,ready_ns,cap_throttled_ns,"
+                     "warped_ns,dispatches,wakeups,hypercalls,"
+                     "blk_read_ops,blk_write_ops,blk_read_bytes,"
+                     "blk_write_bytes,blk_throttled_ns,mem_pages,"
+                     "mem_page_ns FROM boot_domains WHERE boot=? AND "
+                     "domid=? AND last_mono_ns IS NOT NULL",
+    [Q_SERIES_PUT] =
+        "INSERT INTO boot_domains(boot,domid,first_mono_ns,last_mono_ns,"
+        "cpu_ns,ready_ns,cap_throttled_ns,warped_ns,dispatches,wakeups,"
+        "hypercalls,blk_read_ops,blk_write_ops,blk_read_bytes,"
+        "blk_write_bytes,blk_throttled_ns,mem_pages,mem_page_ns) "
+        "VALUES(?1,?2,?3,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+        "?17) ON CONFLICT(boot,domid) DO UPDATE SET "
+        "first_mono_ns=coalesce(first_mono_ns,excluded.first_mono_ns),"
+        "last_mono_ns=excluded.last_mono_ns,cpu_ns=excluded.cpu_ns,"
+        "ready_ns=excluded.ready_ns,"
+        "cap_throttled_ns=excluded.cap_throttled_ns,"
+        "warped_ns=excluded.warped_ns,dispatches=excluded.dispatches,"
+        "wakeups=excluded.wakeups,hypercalls=excluded.hypercalls,"
+        "blk_read_ops=excluded.blk_read_ops,"
+        "blk_write_ops=excluded.blk_write_ops,"
+        "blk_read_bytes=excluded.blk_read_bytes,"
+        "blk_write_bytes=excluded.blk_write_bytes,"
+        "blk_throttled_ns=excluded.blk_throttled_ns,"
+        "mem_pages=excluded.mem_pages,mem_page_ns=excluded.mem_page_ns",
+    [Q_EVENT] = "INSERT OR IGNORE INTO events VALUES(?,?,?,?,?,?,?,?,?)",
+    [Q_BOOT_GET] = "SELECT id FROM boots WHERE boot_id=?",
+    [Q_BOOT_ADD] = "INSERT INTO boots(boot_id,tsc_hz,first_seen_unix_ns,"
+                   "wall_offset_ns,last_seen_unix_ns) VALUES(?,?,?,?,?)",
+    [Q_BOOT_SEEN] = "UPDATE boots SET last_seen_unix_ns=? WHERE id=?",
+    [Q_DOM_GET] = "SELECT id FROM domains WHERE name=?",
+    [Q_DOM_ADD] = "INSERT INTO domains(name,first_seen_unix_ns) "
+                  "VALUES(?,?)",
+    [Q_BD_NAME] = "INSERT INTO boot_domains(boot,domid,domain) "
+                  "VALUES(?,?,?) ON CONFLICT(boot,domid) DO UPDATE SET "
+                  "domain=excluded.domain",
+    [Q_STAT] = "INSERT INTO stats VALUES(?,?) ON CONFLICT(name) DO UPDATE "
+               "SET value=excluded.value",
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_COMMIT] = "COMMIT",
 };
 
 struct store {
@@ -104,7 +104,7 @@ struct store {
 	bool in_tx;
 	struct series *cache; /* open addressing, power-of-two size */
 	size_t cache_cap, cache_n;
-	uint64_t *dirty;      /* keys of dirty series */
+	uint64_t *dirty; /* keys of dirty series */
 	size_t ndirty, dirty_cap;
 	struct store_counts counts;
 };
@@ -136,7 +136,8 @@ const struct store_counts *store_counts(const struct store *st)
 	return &st->counts;
 }
 
-/* ---- open, migrations ------------------------------------------------------ */
+/* ---- open, migrations ------------------------------------------------------
+ */
 
 static int exec(struct store *st, const char *s, char *err, size_t errlen)
 {
@@ -172,10 +173,11 @@ static int migrate(struct store *st, char *err, size_t errlen)
 			goto fail;
 		}
 		if (v > SCHEMA_VERSION) {
-			snprintf(err, errlen,
-			         "database schema version %d is newer than this "
-			         "billingd (%d): refusing to touch it",
-			         v, SCHEMA_VERSION);
+			snprintf(
+			    err, errlen,
+			    "database schema version %d is newer than this "
+			    "billingd (%d): refusing to touch it",
+			    v, SCHEMA_VERSION);
 			goto fail;
 		}
 		if (v == SCHEMA_VERSION)
@@ -193,8 +195,8 @@ fail:;
 	return -1;
 }
 
-int store_open(struct store **out, const char *path, bool sync_full,
-               char *err, size_t errlen)
+int store_open(struct store **out, const char *path, bool sync_full, char *err,
+               size_t errlen)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	*out = NULL;
@@ -254,7 +256,8 @@ void store_close(struct store *st)
 	free(st);
 }
 
-/* ---- statement helpers ------------------------------------------------------ */
+/* ---- statement helpers ------------------------------------------------------
+ */
 
 /* Run a prepared statement with no result rows. 0 or -1. */
 static int run(sqlite3_stmt *q)
@@ -272,7 +275,8 @@ static void bind_counters(sqlite3_stmt *q, int first,
 		                   s64(usage_field_get(c, k)));
 }
 
-/* ---- series cache ------------------------------------------------------------ */
+/* ---- series cache
+ * ------------------------------------------------------------ */
 
 static uint64_t mix(uint64_t k)
 {
@@ -325,7 +329,7 @@ static struct series *series_get(struct store *st, int64_t boot, domid_t domid)
 	struct series *s = cache_slot(st, key);
 	if (s->key == key)
 		return s;
-	*s = (struct series){ .key = key };
+	*s = (struct series){.key = key};
 	st->cache_n++;
 	sqlite3_stmt *q = st->q[Q_SERIES_GET];
 	sqlite3_bind_int64(q, 1, boot);
@@ -361,7 +365,8 @@ static int mark_dirty(struct store *st, struct series *s)
 	return 0;
 }
 
-/* ---- transactions ----------------------------------------------------------- */
+/* ---- transactions -----------------------------------------------------------
+ */
 
 int store_begin(struct store *st)
 {
@@ -411,8 +416,8 @@ int store_commit(struct store *st)
 		delay_ms = e ? atoi(e) : 0;
 	}
 	if (delay_ms > 0) {
-		struct timespec ts = { delay_ms / 1000,
-			               (long)(delay_ms % 1000) * 1000000 };
+		struct timespec ts = {delay_ms / 1000,
+		                      (long)(delay_ms % 1000) * 1000000};
 		nanosleep(&ts, NULL);
 	}
 	if (run(st->q[Q_COMMIT]))
@@ -425,7 +430,8 @@ fail:
 	return -1;
 }
 
-/* ---- writes ------------------------------------------------------------------ */
+/* ---- writes
+ * ------------------------------------------------------------------ */
 
 int store_boot(struct store *st, uint64_t boot_id, uint64_t tsc_hz,
                uint64_t mono_ns, int64_t *boot_ref, bool *is_new)
@@ -509,8 +515,8 @@ int store_meter(struct store *st, int64_t boot_ref, const struct wire_usage *u)
 		struct series *s = series_get(st, boot_ref, e->domid);
 		if (!s)
 			return -1;
-		struct usage_sample cur = { .boot_id = 1, .ns = u->mono_ns,
-			                    .c = e->c };
+		struct usage_sample cur = {
+		    .boot_id = 1, .ns = u->mono_ns, .c = e->c};
 		s->prev.boot_id = 1; /* one series = one boot */
 		struct usage_counters d;
 		int rc = usage_delta(s->has_prev ? &s->prev : NULL, &cur, &d);
@@ -570,7 +576,8 @@ int store_stat(struct store *st, const char *name, uint64_t v)
 	return run(q);
 }
 
-/* ---- backup ------------------------------------------------------------------- */
+/* ---- backup
+ * ------------------------------------------------------------------- */
 
 int store_backup(struct store *st, const char *out, char *err, size_t errlen)
 {

@@ -46,8 +46,8 @@ struct store_counts {
 /* Open (creating if needed) the database at path: WAL, synchronous FULL
  * (or NORMAL with sync_full false), foreign keys, busy timeout, then every
  * forward migration. 0, or -1 with the reason in err. */
-int store_open(struct store **out, const char *path, bool sync_full,
-               char *err, size_t errlen);
+int store_open(struct store **out, const char *path, bool sync_full, char *err,
+               size_t errlen);
 void store_close(struct store *st);
 struct sqlite3 *store_db(struct store *st);
 const char *store_errmsg(struct store *st);

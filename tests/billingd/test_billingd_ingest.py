@@ -47,6 +47,10 @@ diffs = compare(stored, dump)
 ok(not diffs, "stored_usage_equals_peer_counters_exactly",
    "\n".join(diffs[:20]))
 
+st = dict(b.sql("SELECT name, value FROM stats"))
+ok(st["link_rejects"] == 0 and st["link_gaps"] == 0 and
+   st["link_connects"] == 1, "clean_link_one_connection_no_gap", st)
+
 names = {x["name"]: x for x in dump["domains"]}
 ok(not names["dom-00003"]["active"] and "dom-00003" in stored and
    stored["dom-00003"]["cpu_ns"] == names["dom-00003"]["usage"]["cpu_ns"],

@@ -34,6 +34,10 @@ ok(link["acked_rounds"] >= SECONDS and
    "ack_lag_bounded_%d_ms" % LAG_BOUND_MS,
    "max lag %.1f ms over %d rounds" % (link["max_ack_lag_ms"],
                                        link["acked_rounds"]))
+st = dict(b.sql("SELECT name, value FROM stats"))
+ok(st["link_rejects"] == 0 and st["link_gaps"] == 0 and
+   st["link_connects"] == 1, "no_reject_no_gap_no_resync_on_a_clean_link",
+   st)
 diffs = compare(b.totals(dump["boot_id"]), dump)
 ok(not diffs, "totals_equal_peer_counters_at_scale", "\n".join(diffs[:10]))
 print("# max ACK lag %.1f ms, replay high water %d bytes" %

@@ -77,7 +77,8 @@ static int wait_for(uint8_t type, uint64_t req)
 		while (link_next(&lk, &ev) != LINK_EV_NONE) {
 			if (ev.kind != LINK_EV_MSG || lk.msg.type != type)
 				continue;
-			if (type == WIRE_RESP && lk.msg.u.resp.request_id != req)
+			if (type == WIRE_RESP &&
+			    lk.msg.u.resp.request_id != req)
 				continue;
 			return 0;
 		}
@@ -88,7 +89,7 @@ static int wait_for(uint8_t type, uint64_t req)
 		uint64_t now = link_now_ns();
 		if (now >= end)
 			return -1;
-		struct pollfd p = { .fd = lk.fd, .events = POLLIN };
+		struct pollfd p = {.fd = lk.fd, .events = POLLIN};
 		if (link_tx_pending(&lk))
 			p.events |= POLLOUT;
 		poll(&p, 1, (int)((end - now) / NS_PER_MS) + 1);
@@ -103,11 +104,11 @@ static int connect_link(const char *path)
 	link_init(&lk);
 	if (link_connect(&lk, path, err, sizeof(err)))
 		return fail("%s", err);
-	struct wire_msg m = { .type = WIRE_HELLO };
-	m.u.hello = (struct wire_hello){ .role = WIRE_ROLE_CONTROLLER,
-		                         .proto_min = 1,
-		                         .proto_max = 1,
-		                         .mono_ns = link_now_ns() };
+	struct wire_msg m = {.type = WIRE_HELLO};
+	m.u.hello = (struct wire_hello){.role = WIRE_ROLE_CONTROLLER,
+	                                .proto_min = 1,
+	                                .proto_max = 1,
+	                                .mono_ns = link_now_ns()};
 	link_send(&lk, &m, 0, 0);
 	if (wait_for(WIRE_HELLO, 0))
 		return fail("%s: no HELLO from the hypervisor within %d ms "
@@ -121,7 +122,7 @@ static int connect_link(const char *path)
  * Returns the RESP status, or 1 after printing a link failure. */
 static int request(struct wire_cmd *c)
 {
-	struct wire_msg m = { .type = WIRE_CMD };
+	struct wire_msg m = {.type = WIRE_CMD};
 	c->request_id = next_req++;
 	m.u.cmd = *c;
 	if (link_send(&lk, &m, 0, 0) < 0)
@@ -145,8 +146,8 @@ static int list_all(struct wire_domain **out, size_t *n)
 	*n = 0;
 	domid_t cursor = 0;
 	do {
-		struct wire_cmd c = { .op = WIRE_OP_LIST_DOMAINS,
-			              .domid = DOMID_INVALID };
+		struct wire_cmd c = {.op = WIRE_OP_LIST_DOMAINS,
+		                     .domid = DOMID_INVALID};
 		c.u.cursor = cursor;
 		int st = request(&c);
 		if (st)
@@ -154,7 +155,8 @@ static int list_all(struct wire_domain **out, size_t *n)
 		const struct wire_domain_list *l = &lk.msg.u.resp.u.list;
 		if (*n + l->count > cap) {
 			cap = (*n + l->count) * 2;
-			struct wire_domain *nd = realloc(*out, cap * sizeof(*nd));
+			struct wire_domain *nd =
+			    realloc(*out, cap * sizeof(*nd));
 			if (!nd)
 				return fail("out of memory");
 			*out = nd;
@@ -186,9 +188,8 @@ static int lookup(const char *name, struct wire_domain *d)
 
 static const char *state_name(uint8_t st)
 {
-	static const char *names[] = { "?",      "created", "running",
-		                       "paused", "exited",  "crashed",
-		                       "dying" };
+	static const char *names[] = {"?",      "created", "running", "paused",
+	                              "exited", "crashed", "dying"};
 	return st <= WIRE_DOM_STATE_MAX ? names[st] : "?";
 }
 
@@ -216,9 +217,9 @@ static int cmd_list(void)
 			print_domain_json(&d[i], i == 0);
 		printf("]}\n");
 	} else {
-		printf("%6s %-20s %-8s %7s %6s %4s %9s %12s %8s %8s\n",
-		       "domid", "name", "state", "mem_mb", "weight", "cap",
-		       "warp_us", "io_bps", "io_iops", "max_mb");
+		printf("%6s %-20s %-8s %7s %6s %4s %9s %12s %8s %8s\n", "domid",
+		       "name", "state", "mem_mb", "weight", "cap", "warp_us",
+		       "io_bps", "io_iops", "max_mb");
 		for (size_t i = 0; i < n; i++)
 			printf("%6u %-20s %-8s %7" PRIu64 " %6u %4u %9" PRIu64
 			       " %12" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
@@ -259,7 +260,7 @@ static int cmd_usage(const char *name)
 	size_t shown = 0;
 	uint64_t mono = 0;
 	do {
-		struct wire_cmd c = { .op = WIRE_OP_GET_USAGE, .domid = only };
+		struct wire_cmd c = {.op = WIRE_OP_GET_USAGE, .domid = only};
 		c.u.cursor = only == DOMID_INVALID ? cursor : 0;
 		int st = request(&c);
 		if (st) {
@@ -322,24 +323,24 @@ static int set_domain(const struct wire_domain *d, const struct kv_params *p)
 {
 	int st;
 	if (kv_has(p, KV_G_SCHED)) {
-		struct wire_cmd c = { .op = WIRE_OP_SET_SHARES,
-			              .domid = d->domid };
+		struct wire_cmd c = {.op = WIRE_OP_SET_SHARES,
+		                     .domid = d->domid};
 		c.u.shares = d->sched;
 		kv_apply_sched(p, &c.u.shares);
 		if ((st = request(&c)))
 			return st > 0 ? st : refused("set shares", st);
 	}
 	if (kv_has(p, KV_G_IO)) {
-		struct wire_cmd c = { .op = WIRE_OP_SET_IO_LIMITS,
-			              .domid = d->domid };
+		struct wire_cmd c = {.op = WIRE_OP_SET_IO_LIMITS,
+		                     .domid = d->domid};
 		c.u.io = d->io;
 		kv_apply_io(p, &c.u.io);
 		if ((st = request(&c)))
 			return st > 0 ? st : refused("set io limits", st);
 	}
 	if (kv_has(p, KV_G_MEM)) {
-		struct wire_cmd c = { .op = WIRE_OP_SET_MEM_LIMITS,
-			              .domid = d->domid };
+		struct wire_cmd c = {.op = WIRE_OP_SET_MEM_LIMITS,
+		                     .domid = d->domid};
 		c.u.mem = d->mem;
 		kv_apply_mem(p, &c.u.mem);
 		if ((st = request(&c)))
@@ -350,7 +351,7 @@ static int set_domain(const struct wire_domain *d, const struct kv_params *p)
 
 static int cmd_set(const char *name, char **kv, int n)
 {
-	struct kv_params p = { 0 };
+	struct kv_params p = {0};
 	int rc = parse_kv(&p, kv, n, KV_G_SCHED | KV_G_IO | KV_G_MEM, NULL);
 	if (rc)
 		return rc;
@@ -376,7 +377,7 @@ static int cmd_simple(const char *verb, uint16_t op, const char *name)
 	int rc = lookup(name, &d);
 	if (rc)
 		return rc;
-	struct wire_cmd c = { .op = op, .domid = d.domid };
+	struct wire_cmd c = {.op = op, .domid = d.domid};
 	int st = request(&c);
 	if (st)
 		return st > 0 ? st : refused(verb, st);
@@ -390,15 +391,16 @@ static int cmd_simple(const char *verb, uint16_t op, const char *name)
 
 static int cmd_create(const char *image, const char *name, char **kv, int n)
 {
-	struct kv_params p = { 0 };
+	struct kv_params p = {0};
 	const char *args = "";
-	int rc = parse_kv(&p, kv, n, KV_G_SCHED | KV_G_IO | KV_G_MEM |
-	                                 KV_G_CREATE, &args);
+	int rc = parse_kv(&p, kv, n,
+	                  KV_G_SCHED | KV_G_IO | KV_G_MEM | KV_G_CREATE, &args);
 	if (rc)
 		return rc;
 	if (!wire_name_valid(image) || !wire_name_valid(name)) {
-		fprintf(stderr, "hvctl: image and domain names are 1..%u "
-		                "characters of [A-Za-z0-9_.-]\n",
+		fprintf(stderr,
+		        "hvctl: image and domain names are 1..%u "
+		        "characters of [A-Za-z0-9_.-]\n",
 		        WIRE_NAME_MAX);
 		return 2;
 	}
@@ -407,12 +409,12 @@ static int cmd_create(const char *image, const char *name, char **kv, int n)
 		        WIRE_ARGS_MAX);
 		return 2;
 	}
-	struct wire_cmd c = { .op = WIRE_OP_CREATE, .domid = DOMID_INVALID };
+	struct wire_cmd c = {.op = WIRE_OP_CREATE, .domid = DOMID_INVALID};
 	struct wire_create *k = &c.u.create;
 	snprintf(k->image, sizeof(k->image), "%s", image);
 	snprintf(k->name, sizeof(k->name), "%s", name);
 	k->memory_mb = (p.set & (1u << KV_MEMORY_MB)) ? p.v[KV_MEMORY_MB] : 64;
-	k->sched = (struct wire_sched_params){ .cpu_weight = 256 };
+	k->sched = (struct wire_sched_params){.cpu_weight = 256};
 	kv_apply_sched(&p, &k->sched);
 	kv_apply_io(&p, &k->io);
 	k->args_len = (uint32_t)strlen(args);
@@ -427,7 +429,8 @@ static int cmd_create(const char *image, const char *name, char **kv, int n)
 			return rc;
 	}
 	if (json)
-		printf("{\"name\":\"%s\",\"domid\":%u,\"status\":0}\n", name, id);
+		printf("{\"name\":\"%s\",\"domid\":%u,\"status\":0}\n", name,
+		       id);
 	else
 		printf("%s: created, domid %u\n", name, id);
 	return 0;
@@ -518,8 +521,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "create"))
 		rc = cmd_create(av[0], av[1], av + 2, rest - 2);
 	else if (!strcmp(cmd, "shutdown")) {
-		struct wire_cmd c = { .op = WIRE_OP_SHUTDOWN,
-			              .domid = DOMID_INVALID };
+		struct wire_cmd c = {.op = WIRE_OP_SHUTDOWN,
+		                     .domid = DOMID_INVALID};
 		int st = request(&c);
 		rc = st > 0 ? st : st < 0 ? refused("shutdown", st) : 0;
 		if (!rc)

@@ -12,14 +12,17 @@
  *   1. One sequence counter for the whole boot: HELLO, records and RESPs
  *      all take the next number; it never restarts on reconnect.
  *   2. Every record (METER, EVENT) goes into the replay buffer first and
- *      is sent from there, in sequence order, by the send cursor. After a
- *      peer's connect, HELLO goes out and the cursor restarts at the oldest
- *      unacknowledged record; records older than that HELLO are sent with
- *      the RESENT flag. The cursor only sends while the socket's output
- *      queue is short, so a large replay does not fill memory twice.
+ *      is sent from there by the send cursor; RESPs wait in their own
+ *      queue for the records numbered before them, so frames go out in
+ *      sequence order. After each HELLO from the controller (like the
+ *      UART, hvsim does not count a connect as a peer: management-
+ *      protocol.md section 7) our HELLO goes out and the cursor restarts
+ *      at the oldest unacknowledged record; records older than that HELLO
+ *      are sent with the RESENT flag. The cursor only sends while the
+ *      socket's output queue is short, so a large replay does not fill
+ *      memory twice.
  *   3. ACK(boot, seq) frees the records up to seq; another boot's ACK is
- *      ignored. A HELLO from the controller after its first one on a
- *      connection asks for a resend: HELLO and the replay again.
+ *      ignored.
  *   4. Before a domain disappears (DESTROY, SHUTDOWN, end of the run) its
  *      final counters go out in a METER, so no usage between the last
  *      metering instant and the end is ever lost.
@@ -66,7 +69,8 @@ void say(const struct srv *s, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- records: replay buffer and send cursor ------------------------------- */
+/* ---- records: replay buffer and send cursor -------------------------------
+ */
 
 /* First slot with seq >= seq (binary search; seqs increase). */
 static size_t ring_find(const struct replay *rp, uint64_t seq)
@@ -89,10 +93,10 @@ void pump(struct srv *s)
 		return;
 	size_t k = ring_find(&s->rp, s->cursor);
 	while (link_tx_pending(s->l) < TX_LOW_WATER) {
-		const struct replay_rec *r = k < s->rp.n ? replay_at(&s->rp, k)
-		                                         : NULL;
-		const struct replay_rec *q = s->nresp ? &s->resp[s->resp_head]
-		                                      : NULL;
+		const struct replay_rec *r =
+		    k < s->rp.n ? replay_at(&s->rp, k) : NULL;
+		const struct replay_rec *q =
+		    s->nresp ? &s->resp[s->resp_head] : NULL;
 		if (q && (!r || q->seq < r->seq)) {
 			/* RESPs wait for the records numbered before them:
 			 * frames go out in sequence order (rule 1). */
@@ -138,10 +142,11 @@ void queue_resp(struct srv *s, const struct wire_msg *m)
 	if (!copy)
 		return;
 	memcpy(copy, buf, (size_t)n);
-	s->resp[s->resp_head + s->nresp++] = (struct replay_rec){
-		.seq = s->seq, .type = WIRE_RESP, .len = (uint32_t)n,
-		.frame = copy
-	};
+	s->resp[s->resp_head + s->nresp++] =
+	    (struct replay_rec){.seq = s->seq,
+	                        .type = WIRE_RESP,
+	                        .len = (uint32_t)n,
+	                        .frame = copy};
 	pump(s);
 }
 
@@ -166,8 +171,9 @@ static void record(struct srv *s, const struct wire_msg *m)
 	uint64_t dropped = s->rp.dropped_meters + s->rp.dropped_events;
 	replay_add(&s->rp, buf, (size_t)n, seq, m->type);
 	if (s->rp.dropped_meters + s->rp.dropped_events != dropped)
-		say(s, "replay buffer full: %" PRIu64 " METER and %" PRIu64
-		       " EVENT records dropped so far (oldest METERs first)",
+		say(s,
+		    "replay buffer full: %" PRIu64 " METER and %" PRIu64
+		    " EVENT records dropped so far (oldest METERs first)",
 		    s->rp.dropped_meters, s->rp.dropped_events);
 	if (m->type == WIRE_METER) {
 		s->meter_frames++;
@@ -179,16 +185,16 @@ static void record(struct srv *s, const struct wire_msg *m)
 }
 
 void event(struct srv *s, size_t i, uint16_t kind, uint16_t why,
-                  uint64_t detail)
+           uint64_t detail)
 {
-	struct wire_msg m = { .type = WIRE_EVENT };
+	struct wire_msg m = {.type = WIRE_EVENT};
 	m.u.event = (struct wire_event){
-		.boot_id = s->boot_id,
-		.mono_ns = sim_now(s->sim),
-		.domid = (domid_t)(i + 1),
-		.kind = kind,
-		.why = why,
-		.detail = detail,
+	    .boot_id = s->boot_id,
+	    .mono_ns = sim_now(s->sim),
+	    .domid = (domid_t)(i + 1),
+	    .kind = kind,
+	    .why = why,
+	    .detail = detail,
 	};
 	snprintf(m.u.event.name, sizeof(m.u.event.name), "%s",
 	         s->sc->doms[i].name);
@@ -202,7 +208,7 @@ static void lag_mark(struct srv *s)
 		s->lag_n--;
 	}
 	s->lag[(s->lag_head + s->lag_n) % LAG_MAX] =
-	    (struct lag_mark){ .seq = s->seq, .wall_ns = link_now_ns() };
+	    (struct lag_mark){.seq = s->seq, .wall_ns = link_now_ns()};
 	s->lag_n++;
 }
 
@@ -212,9 +218,9 @@ void meter(struct srv *s, long only)
 {
 	static struct wire_msg m; /* 8 KiB: not on the stack */
 	m.type = WIRE_METER;
-	m.u.meter = (struct wire_usage){ .boot_id = s->boot_id,
-		                         .mono_ns = sim_now(s->sim),
-		                         .next = DOMID_INVALID };
+	m.u.meter = (struct wire_usage){.boot_id = s->boot_id,
+	                                .mono_ns = sim_now(s->sim),
+	                                .next = DOMID_INVALID};
 	size_t n = sim_ndomains(s->sim), sent = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (only >= 0 ? i != (size_t)only : !sim_active(s->sim, i))
@@ -245,17 +251,16 @@ static void send_hello(struct srv *s)
 	static struct wire_msg m;
 	m.type = WIRE_HELLO;
 	m.u.hello = (struct wire_hello){
-		.role = WIRE_ROLE_HYPERVISOR,
-		.proto_min = 1,
-		.proto_max = 1,
-		.boot_id = s->boot_id,
-		.tsc_hz = 1000000000, /* the simulated TSC counts ns */
-		.mono_ns = sim_now(s->sim),
-		.total_domains = (uint32_t)live_count(s),
+	    .role = WIRE_ROLE_HYPERVISOR,
+	    .proto_min = 1,
+	    .proto_max = 1,
+	    .boot_id = s->boot_id,
+	    .tsc_hz = 1000000000, /* the simulated TSC counts ns */
+	    .mono_ns = sim_now(s->sim),
+	    .total_domains = (uint32_t)live_count(s),
 	};
-	for (size_t i = 0; i < sim_ndomains(s->sim) &&
-	                   m.u.hello.count < WIRE_MAX_BATCH;
-	     i++)
+	for (size_t i = 0;
+	     i < sim_ndomains(s->sim) && m.u.hello.count < WIRE_MAX_BATCH; i++)
 		if (sim_active(s->sim, i))
 			domain_entry(s, i, &m.u.hello.d[m.u.hello.count++]);
 	s->hello_seq = ++s->seq;
@@ -306,8 +311,7 @@ static void receive(struct srv *s)
 			case WIRE_HELLO:
 				if (m->u.hello.role != WIRE_ROLE_CONTROLLER)
 					break;
-				if (s->peer_hello)
-					send_hello(s); /* rule 3: resend */
+				send_hello(s); /* rule 2 */
 				s->peer_hello = true;
 				break;
 			case WIRE_ACK:
@@ -327,7 +331,8 @@ static void receive(struct srv *s)
 	}
 }
 
-/* ---- clock ------------------------------------------------------------------ */
+/* ---- clock ------------------------------------------------------------------
+ */
 
 /* Advance the simulated clock to `target`, metering on the way. */
 static int advance_to(struct srv *s, uint64_t target)
@@ -347,8 +352,9 @@ static int advance_to(struct srv *s, uint64_t target)
 		s->frozen = true;
 		if (s->last_meter_at != sim_now(s->sim))
 			meter(s, -1); /* rule 4: the final counters */
-		say(s, "run complete at %" PRIu64 " ms simulated; clock "
-		       "stopped, still serving",
+		say(s,
+		    "run complete at %" PRIu64 " ms simulated; clock "
+		    "stopped, still serving",
 		    (uint64_t)(sim_now(s->sim) / NS_PER_MS));
 	}
 	return 0;
@@ -384,7 +390,8 @@ static int clock_step(struct srv *s, int *timeout_ms)
 	return 0;
 }
 
-/* ---- dump --------------------------------------------------------------------- */
+/* ---- dump
+ * --------------------------------------------------------------------- */
 
 static void dump(struct srv *s)
 {
@@ -409,28 +416,28 @@ static void dump(struct srv *s)
 		domain_entry(s, i, &d);
 		struct usage_counters c;
 		sim_usage(s->sim, i, &c);
-		fprintf(f,
-		        "%s{\"domid\":%zu,\"name\":\"%s\",\"workload\":\"%s\","
-		        "\"active\":%s,\"paused\":%s,\"memory_mb\":%" PRIu64
-		        ",\"samples\":%" PRIu64 ",\"cpu_weight\":%u,"
-		        "\"cpu_cap_pct\":%u,\"warp_us\":%" PRIu64
-		        ",\"warp_limit_us\":%" PRIu64 ",\"unwarp_us\":%" PRIu64
-		        ",\"io_bps\":%" PRIu64 ",\"io_iops\":%" PRIu64
-		        ",\"io_burst_bytes\":%" PRIu64 ",\"io_burst_ops\":%" PRIu64
-		        ",\"memory_max_mb\":%" PRIu64
-		        ",\"mem_growth_pages_per_s\":%" PRIu64
-		        ",\"mem_growth_burst_pages\":%" PRIu64 ",\"usage\":{",
-		        i ? "," : "", i + 1, d.name,
-		        workload_name(s->sc->doms[i].wl),
-		        sim_active(s->sim, i) ? "true" : "false",
-		        sim_active(s->sim, i) && sim_paused(s->sim, i) ? "true"
-		                                                       : "false",
-		        d.memory_mb, s->dom[i].samples, d.sched.cpu_weight,
-		        d.sched.cpu_cap_pct, d.sched.warp_us,
-		        d.sched.warp_limit_us, d.sched.unwarp_us, d.io.io_bps,
-		        d.io.io_iops, d.io.io_burst_bytes, d.io.io_burst_ops,
-		        d.mem.memory_max_mb, d.mem.mem_growth_pages_per_s,
-		        d.mem.mem_growth_burst_pages);
+		fprintf(
+		    f,
+		    "%s{\"domid\":%zu,\"name\":\"%s\",\"workload\":\"%s\","
+		    "\"active\":%s,\"paused\":%s,\"memory_mb\":%" PRIu64
+		    ",\"samples\":%" PRIu64 ",\"cpu_weight\":%u,"
+		    "\"cpu_cap_pct\":%u,\"warp_us\":%" PRIu64
+		    ",\"warp_limit_us\":%" PRIu64 ",\"unwarp_us\":%" PRIu64
+		    ",\"io_bps\":%" PRIu64 ",\"io_iops\":%" PRIu64
+		    ",\"io_burst_bytes\":%" PRIu64 ",\"io_burst_ops\":%" PRIu64
+		    ",\"memory_max_mb\":%" PRIu64
+		    ",\"mem_growth_pages_per_s\":%" PRIu64
+		    ",\"mem_growth_burst_pages\":%" PRIu64 ",\"usage\":{",
+		    i ? "," : "", i + 1, d.name,
+		    workload_name(s->sc->doms[i].wl),
+		    sim_active(s->sim, i) ? "true" : "false",
+		    sim_active(s->sim, i) && sim_paused(s->sim, i) ? "true"
+		                                                   : "false",
+		    d.memory_mb, s->dom[i].samples, d.sched.cpu_weight,
+		    d.sched.cpu_cap_pct, d.sched.warp_us, d.sched.warp_limit_us,
+		    d.sched.unwarp_us, d.io.io_bps, d.io.io_iops,
+		    d.io.io_burst_bytes, d.io.io_burst_ops, d.mem.memory_max_mb,
+		    d.mem.mem_growth_pages_per_s, d.mem.mem_growth_burst_pages);
 		for (unsigned k = 0; k < USAGE_NFIELDS; k++)
 			fprintf(f, "%s\"%s\":%" PRIu64, k ? "," : "",
 			        usage_field_name(k), usage_field_get(&c, k));
@@ -464,7 +471,8 @@ static void dump(struct srv *s)
 		say(s, "%s: %s", s->o->dump_path, strerror(errno));
 }
 
-/* ---- main loop ------------------------------------------------------------ */
+/* ---- main loop ------------------------------------------------------------
+ */
 
 static uint64_t random_boot_id(void)
 {
@@ -494,7 +502,7 @@ static void linger(struct srv *s)
 			disconnect(s, "write failed");
 			break;
 		}
-		struct pollfd p = { .fd = s->l->fd, .events = POLLIN };
+		struct pollfd p = {.fd = s->l->fd, .events = POLLIN};
 		if (link_tx_pending(s->l))
 			p.events |= POLLOUT;
 		if (poll(&p, 1, 50) > 0 && (p.revents & (POLLIN | POLLHUP)))
@@ -511,7 +519,7 @@ static int loop(struct srv *s)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
@@ -522,22 +530,21 @@ static int loop(struct srv *s)
 		struct pollfd p[2];
 		nfds_t np = 0;
 		if (s->l->fd < 0) {
-			p[np++] = (struct pollfd){ .fd = s->lfd,
-				                   .events = POLLIN };
+			p[np++] =
+			    (struct pollfd){.fd = s->lfd, .events = POLLIN};
 		} else {
 			pump(s);
 			p[np++] = (struct pollfd){
-				.fd = s->l->fd,
-				.events = (short)(POLLIN |
-				                  (link_tx_pending(s->l)
-				                       ? POLLOUT
-				                       : 0)),
+			    .fd = s->l->fd,
+			    .events =
+			        (short)(POLLIN |
+			                (link_tx_pending(s->l) ? POLLOUT : 0)),
 			};
 		}
 		if (timeout < 0 || timeout > 1000)
 			timeout = 1000;
-		struct timespec ts = { timeout / 1000,
-			               (long)(timeout % 1000) * 1000000 };
+		struct timespec ts = {timeout / 1000,
+		                      (long)(timeout % 1000) * 1000000};
 		int n = ppoll(p, np, &ts, &orig);
 		if (n < 0 && errno != EINTR)
 			return 1;
@@ -547,8 +554,7 @@ static int loop(struct srv *s)
 			if (p[0].revents & POLLIN &&
 			    link_accept(s->l, s->lfd) == 0) {
 				say(s, "controller connected");
-				s->peer_hello = false;
-				send_hello(s);
+				s->peer_hello = false; /* wait for its HELLO */
 			}
 		} else {
 			if (p[0].revents & (POLLIN | POLLHUP | POLLERR))
@@ -570,7 +576,7 @@ static int loop(struct srv *s)
 int serve_run(struct scenario *sc, const struct serve_opts *o)
 {
 	static struct link link;
-	struct srv s = { .o = o, .sc = sc, .lfd = -1, .l = &link };
+	struct srv s = {.o = o, .sc = sc, .lfd = -1, .l = &link};
 	int rc = 1;
 	link_init(&link);
 	replay_init(&s.rp, o->replay_bytes);
@@ -581,7 +587,7 @@ int serve_run(struct scenario *sc, const struct serve_opts *o)
 		fprintf(stderr, "hvsim: out of memory\n");
 		goto out;
 	}
-	struct sim_opts so = { .check = o->check, .no_latency = true };
+	struct sim_opts so = {.check = o->check, .no_latency = true};
 	s.sim = sim_open(sc, &so, s.cap);
 	if (!s.sim) {
 		fprintf(stderr, "hvsim: cannot start the simulation\n");
@@ -599,9 +605,7 @@ int serve_run(struct scenario *sc, const struct serve_opts *o)
 		const struct scn_io *io = &sc->doms[i].io;
 		if (sc->doms[i].wl == WL_IO)
 			s.dom[i].io = (struct wire_io_limits){
-				io->bps, io->iops, io->burst_bytes,
-				io->burst_ops
-			};
+			    io->bps, io->iops, io->burst_bytes, io->burst_ops};
 		sim_set_mem_pages(s.sim, i, s.dom[i].memory_mb * PAGES_PER_MB);
 		event(&s, i, WIRE_EV_CREATED, 0, 0);
 	}
@@ -612,14 +616,16 @@ int serve_run(struct scenario *sc, const struct serve_opts *o)
 		rc = 2;
 		goto out;
 	}
-	say(&s, "serving %s: boot %016" PRIx64 ", %zu domains, speed %" PRIu64
-	        ", METER every %" PRIu64 " ms",
+	say(&s,
+	    "serving %s: boot %016" PRIx64 ", %zu domains, speed %" PRIu64
+	    ", METER every %" PRIu64 " ms",
 	    o->path, s.boot_id, sc->n, o->speed, o->meter_interval_ms);
 	s.wall0 = link_now_ns();
 	rc = loop(&s);
 	dump(&s);
-	say(&s, "stopped at %" PRIu64 " ms simulated: %" PRIu64
-	        " METER rounds, last seq %" PRIu64 ", acked %" PRIu64,
+	say(&s,
+	    "stopped at %" PRIu64 " ms simulated: %" PRIu64
+	    " METER rounds, last seq %" PRIu64 ", acked %" PRIu64,
 	    (uint64_t)(sim_now(s.sim) / NS_PER_MS), s.meters, s.seq, s.acked);
 out:
 	if (s.lfd >= 0) {
@@ -639,7 +645,7 @@ out:
 int serve_generate(struct scenario *sc, size_t n, char *err, size_t errlen)
 {
 	for (size_t k = 0; k < n; k++) {
-		struct scn_domain d = { .line = 0 };
+		struct scn_domain d = {.line = 0};
 		scn_domain_defaults(&d);
 		snprintf(d.name, sizeof(d.name), "dom-%05zu", k + 1);
 		d.sp.cpu_weight = 128u << (k % 4);

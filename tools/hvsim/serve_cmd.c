@@ -20,17 +20,16 @@ void domain_entry(const struct srv *s, size_t i, struct wire_domain *d)
 {
 	const struct scn_domain *sd = &s->sc->doms[i];
 	*d = (struct wire_domain){
-		.domid = (domid_t)(i + 1),
-		.state = sim_paused(s->sim, i) ? WIRE_DOM_PAUSED
-		                               : WIRE_DOM_RUNNING,
-		.memory_mb = s->dom[i].memory_mb,
-		.sched = { .cpu_weight = sd->sp.cpu_weight,
-		           .cpu_cap_pct = sd->sp.cpu_cap_pct,
-		           .warp_us = sd->sp.warp_us,
-		           .warp_limit_us = sd->sp.warp_limit_us,
-		           .unwarp_us = sd->sp.unwarp_us },
-		.io = s->dom[i].io,
-		.mem = s->dom[i].mem,
+	    .domid = (domid_t)(i + 1),
+	    .state = sim_paused(s->sim, i) ? WIRE_DOM_PAUSED : WIRE_DOM_RUNNING,
+	    .memory_mb = s->dom[i].memory_mb,
+	    .sched = {.cpu_weight = sd->sp.cpu_weight,
+	              .cpu_cap_pct = sd->sp.cpu_cap_pct,
+	              .warp_us = sd->sp.warp_us,
+	              .warp_limit_us = sd->sp.warp_limit_us,
+	              .unwarp_us = sd->sp.unwarp_us},
+	    .io = s->dom[i].io,
+	    .mem = s->dom[i].mem,
 	};
 	snprintf(d->name, sizeof(d->name), "%s", sd->name);
 }
@@ -75,8 +74,8 @@ static int create_domain(struct srv *s, const struct wire_create *c,
 	if (c->memory_mb > DOMCFG_MEMORY_MB_MAX)
 		return FS_ERANGE;
 	const char *why;
-	struct io_limits io = { c->io.io_bps, c->io.io_iops,
-		                c->io.io_burst_bytes, c->io.io_burst_ops };
+	struct io_limits io = {c->io.io_bps, c->io.io_iops,
+	                       c->io.io_burst_bytes, c->io.io_burst_ops};
 	if (domcfg_io_check(&io, &why))
 		return FS_ERANGE;
 	if (sim_ndomains(s->sim) >= s->cap)
@@ -114,7 +113,7 @@ static int create_domain(struct srv *s, const struct wire_create *c,
 		s->sc->n--;
 		return FS_ENOMEM;
 	}
-	s->dom[i] = (struct sdom){ .memory_mb = c->memory_mb, .io = c->io };
+	s->dom[i] = (struct sdom){.memory_mb = c->memory_mb, .io = c->io};
 	sim_set_mem_pages(s->sim, i, c->memory_mb * PAGES_PER_MB);
 	*out = (domid_t)(i + 1);
 	event(s, i, WIRE_EV_CREATED, 0, 0);
@@ -124,8 +123,8 @@ static int create_domain(struct srv *s, const struct wire_create *c,
 static int set_io(struct srv *s, size_t i, const struct wire_io_limits *w)
 {
 	const char *why;
-	struct io_limits io = { w->io_bps, w->io_iops, w->io_burst_bytes,
-		                w->io_burst_ops };
+	struct io_limits io = {w->io_bps, w->io_iops, w->io_burst_bytes,
+	                       w->io_burst_ops};
 	if (domcfg_io_check(&io, &why))
 		return FS_ERANGE;
 	struct scn_domain *sd = &s->sc->doms[i];
@@ -155,8 +154,8 @@ static int set_io(struct srv *s, size_t i, const struct wire_io_limits *w)
 static int set_mem(struct srv *s, size_t i, const struct wire_mem_limits *w)
 {
 	const char *why;
-	struct mem_limits m = { w->memory_max_mb, w->mem_growth_pages_per_s,
-		                w->mem_growth_burst_pages };
+	struct mem_limits m = {w->memory_max_mb, w->mem_growth_pages_per_s,
+	                       w->mem_growth_burst_pages};
 	if (domcfg_mem_check(&m, &why))
 		return FS_ERANGE;
 	if (w->memory_max_mb && w->memory_max_mb < s->dom[i].memory_mb)
@@ -165,7 +164,8 @@ static int set_mem(struct srv *s, size_t i, const struct wire_mem_limits *w)
 	return FS_OK;
 }
 
-/* ---- commands --------------------------------------------------------------- */
+/* ---- commands ---------------------------------------------------------------
+ */
 
 static void cmd_list(struct srv *s, const struct wire_cmd *c,
                      struct wire_resp *r)
@@ -197,12 +197,12 @@ static void cmd_usage(struct srv *s, const struct wire_cmd *c,
                       struct wire_resp *r)
 {
 	struct wire_usage *u = &r->u.usage;
-	*u = (struct wire_usage){ .boot_id = s->boot_id,
-		                  .mono_ns = sim_now(s->sim),
-		                  .next = DOMID_INVALID };
+	*u = (struct wire_usage){.boot_id = s->boot_id,
+	                         .mono_ns = sim_now(s->sim),
+	                         .next = DOMID_INVALID};
 	if (c->domid == DOMID_HYPERVISOR) {
 		/* The simulator charges nothing to the hypervisor. */
-		u->e[u->count++] = (struct wire_usage_entry){ .domid = 0 };
+		u->e[u->count++] = (struct wire_usage_entry){.domid = 0};
 		return;
 	}
 	if (c->domid != DOMID_INVALID) {
@@ -263,11 +263,11 @@ void command(struct srv *s, const struct wire_cmd *c)
 		break;
 	case WIRE_OP_SET_SHARES: {
 		struct sched_params p = {
-			.cpu_weight = c->u.shares.cpu_weight,
-			.cpu_cap_pct = c->u.shares.cpu_cap_pct,
-			.warp_us = c->u.shares.warp_us,
-			.warp_limit_us = c->u.shares.warp_limit_us,
-			.unwarp_us = c->u.shares.unwarp_us,
+		    .cpu_weight = c->u.shares.cpu_weight,
+		    .cpu_cap_pct = c->u.shares.cpu_cap_pct,
+		    .warp_us = c->u.shares.warp_us,
+		    .warp_limit_us = c->u.shares.warp_limit_us,
+		    .unwarp_us = c->u.shares.unwarp_us,
 		};
 		r->status = sim_set_params(s->sim, (size_t)i, &p);
 		if (!r->status)
@@ -310,4 +310,3 @@ out:
 		s->cmd_errors++;
 	queue_resp(s, &m);
 }
-

@@ -39,11 +39,11 @@ struct srv {
 	struct sdom *dom; /* max_domains entries */
 	size_t cap;
 	uint64_t boot_id;
-	uint64_t seq;         /* last sequence number used (rule 1) */
-	uint64_t acked;       /* highest seq acknowledged */
-	uint64_t hello_seq;   /* seq of the HELLO on this connection */
-	uint64_t cursor;      /* next record seq to send (rule 2) */
-	bool peer_hello;      /* controller HELLO seen on this connection */
+	uint64_t seq;       /* last sequence number used (rule 1) */
+	uint64_t acked;     /* highest seq acknowledged */
+	uint64_t hello_seq; /* seq of the HELLO on this connection */
+	uint64_t cursor;    /* next record seq to send (rule 2) */
+	bool peer_hello;    /* controller HELLO seen on this connection */
 	int lfd;
 	struct link *l;
 	struct replay rp;

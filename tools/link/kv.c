@@ -71,8 +71,8 @@ int kv_set(struct kv_params *p, unsigned k, uint64_t v, char *err,
 	return 0;
 }
 
-int kv_parse(struct kv_params *p, const char *word, unsigned groups,
-             char *err, size_t errlen)
+int kv_parse(struct kv_params *p, const char *word, unsigned groups, char *err,
+             size_t errlen)
 {
 	const char *eq = strchr(word, '=');
 	char name[40];

@@ -51,8 +51,8 @@ void kv_range(unsigned k, uint64_t *min, uint64_t *max);
 
 /* Parse one "key=value" word into p (decimal, in range). 0, or -1 with
  * "reason" in err. `groups` limits the keys accepted. */
-int kv_parse(struct kv_params *p, const char *word, unsigned groups,
-             char *err, size_t errlen);
+int kv_parse(struct kv_params *p, const char *word, unsigned groups, char *err,
+             size_t errlen);
 /* Set key k to v, checking the range: 0 or -1 with err. */
 int kv_set(struct kv_params *p, unsigned k, uint64_t v, char *err,
            size_t errlen);

@@ -157,8 +157,8 @@ int link_read(struct link *l)
 		l->last_rx_ns = link_now_ns();
 		return (int)n;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	              errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	l->eof = true;
 	return -1;
@@ -178,10 +178,10 @@ static enum link_ev from_rx(struct link *l, const struct wire_rx *rx,
                             struct link_event *ev)
 {
 	*ev = (struct link_event){
-		.bytes = rx->bytes,
-		.type = rx->frame.type,
-		.flags = rx->frame.flags,
-		.seq = rx->frame.seq,
+	    .bytes = rx->bytes,
+	    .type = rx->frame.type,
+	    .flags = rx->frame.flags,
+	    .seq = rx->frame.seq,
 	};
 	if (rx->kind == WIRE_RX_FRAME) {
 		enum wire_reason why = wire_msg_decode(&rx->frame, &l->msg);
@@ -208,9 +208,8 @@ enum link_ev link_next(struct link *l, struct link_event *ev)
 		if (wire_decoder_next(&l->dec, &rx) != WIRE_RX_NONE)
 			return from_rx(l, &rx, ev);
 		if (l->rx_off < l->rx_len) {
-			l->rx_off += wire_decoder_feed(&l->dec,
-			                               l->rx + l->rx_off,
-			                               l->rx_len - l->rx_off);
+			l->rx_off += wire_decoder_feed(
+			    &l->dec, l->rx + l->rx_off, l->rx_len - l->rx_off);
 			continue;
 		}
 		if (l->eof) {
@@ -282,10 +281,9 @@ int link_send_frame(struct link *l, const uint8_t *frame, size_t len,
 	memcpy(out, frame, len);
 	if (resent) {
 		uint16_t flags = wire_get_le16(out + 6) | WIRE_F_RESENT;
-		rc = wire_frame_seal(out, len, out[4], out[5], flags,
-		                     wire_get_le64(out + 8),
-		                     (uint32_t)(len - WIRE_HDR_SIZE -
-		                                WIRE_TRAILER_SIZE));
+		rc = wire_frame_seal(
+		    out, len, out[4], out[5], flags, wire_get_le64(out + 8),
+		    (uint32_t)(len - WIRE_HDR_SIZE - WIRE_TRAILER_SIZE));
 		if (rc < 0)
 			return rc;
 	}
@@ -332,7 +330,7 @@ int link_flush_wait(struct link *l, int timeout_ms)
 		uint64_t now = link_now_ns();
 		if (now >= end)
 			return -1;
-		struct pollfd p = { .fd = l->fd, .events = POLLOUT };
+		struct pollfd p = {.fd = l->fd, .events = POLLOUT};
 		poll(&p, 1, (int)((end - now) / NS_PER_MS) + 1);
 	}
 }
@@ -352,10 +350,10 @@ void link_rejects_format(const struct link_stats *st, char *buf, size_t len)
 	for (unsigned i = 1; i < WIRE_REJ_COUNT && off < len; i++) {
 		if (!st->rejects[i])
 			continue;
-		int n = snprintf(buf + off, len - off, "%s%s=%llu",
-		                 off ? " " : "",
-		                 wire_reason_name((enum wire_reason)i),
-		                 (unsigned long long)st->rejects[i]);
+		int n =
+		    snprintf(buf + off, len - off, "%s%s=%llu", off ? " " : "",
+		             wire_reason_name((enum wire_reason)i),
+		             (unsigned long long)st->rejects[i]);
 		if (n < 0)
 			break;
 		off += (size_t)n;
@@ -367,19 +365,19 @@ void link_rejects_format(const struct link_stats *st, char *buf, size_t len)
 static const struct {
 	const char *name, *text;
 } errs[] = {
-	{ "FS_OK", "ok" },
-	{ "FS_EINVAL", "invalid argument" },
-	{ "FS_ENOENT", "no such domain or image" },
-	{ "FS_EEXIST", "already exists" },
-	{ "FS_ENOMEM", "out of memory" },
-	{ "FS_EBUSY", "busy (wrong state for this)" },
-	{ "FS_EAGAIN", "try again later" },
-	{ "FS_EFAULT", "bad address" },
-	{ "FS_ERANGE", "value out of range" },
-	{ "FS_EPROTO", "protocol error" },
-	{ "FS_ENOSYS", "not implemented" },
-	{ "FS_EPERM", "not permitted" },
-	{ "FS_E2BIG", "too big" },
+    {"FS_OK", "ok"},
+    {"FS_EINVAL", "invalid argument"},
+    {"FS_ENOENT", "no such domain or image"},
+    {"FS_EEXIST", "already exists"},
+    {"FS_ENOMEM", "out of memory"},
+    {"FS_EBUSY", "busy (wrong state for this)"},
+    {"FS_EAGAIN", "try again later"},
+    {"FS_EFAULT", "bad address"},
+    {"FS_ERANGE", "value out of range"},
+    {"FS_EPROTO", "protocol error"},
+    {"FS_ENOSYS", "not implemented"},
+    {"FS_EPERM", "not permitted"},
+    {"FS_E2BIG", "too big"},
 };
 
 const char *link_err_name(int code)

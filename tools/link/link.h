@@ -39,18 +39,19 @@
 #define LINK_TXMAX (64u << 20)
 
 struct link_stats {
-	uint64_t connects;       /* connections made or accepted */
+	uint64_t connects; /* connections made or accepted */
 	uint64_t bytes_in, bytes_out;
-	uint64_t frames_in;      /* good frames with a good message */
+	uint64_t frames_in; /* good frames with a good message */
 	uint64_t frames_out;
 	uint64_t rejects[WIRE_REJ_COUNT]; /* per reason, all connections */
 	uint64_t rejected_bytes;
 };
 
 enum link_ev {
-	LINK_EV_NONE = 0, /* nothing buffered: read more (or the stream ended) */
-	LINK_EV_MSG,      /* a good frame; the message is in l->msg */
-	LINK_EV_REJECT,   /* bytes dropped, for ev.reason */
+	LINK_EV_NONE =
+	    0,          /* nothing buffered: read more (or the stream ended) */
+	LINK_EV_MSG,    /* a good frame; the message is in l->msg */
+	LINK_EV_REJECT, /* bytes dropped, for ev.reason */
 };
 
 struct link_event {
@@ -65,15 +66,15 @@ struct link_event {
 };
 
 struct link {
-	int fd;   /* -1: not connected */
-	bool eof; /* the stream ended: link_next() drains the decoder */
+	int fd;     /* -1: not connected */
+	bool eof;   /* the stream ended: link_next() drains the decoder */
 	bool drain; /* eof only until drained (link_flush_partial) */
 	struct link_stats st;
-	uint64_t tx_seq;   /* sequence number of our last frame (0: none) */
+	uint64_t tx_seq;     /* sequence number of our last frame (0: none) */
 	uint64_t last_rx_ns; /* host monotonic time of the last byte read */
 	struct wire_msg msg; /* the message of the last LINK_EV_MSG */
 
-	uint8_t *tx;       /* output queue: tx[tx_off..tx_len) unsent */
+	uint8_t *tx; /* output queue: tx[tx_off..tx_len) unsent */
 	size_t tx_off, tx_len, tx_cap;
 	uint8_t rx[LINK_RXBUF]; /* read, not yet fed: rx[rx_off..rx_len) */
 	size_t rx_off, rx_len;

@@ -123,8 +123,7 @@ int replay_add(struct replay *rp, const uint8_t *frame, size_t len,
 		return FS_ENOMEM;
 	memcpy(copy, frame, len);
 	*slot(rp, rp->n) = (struct replay_rec){
-		.seq = seq, .type = type, .len = (uint32_t)len, .frame = copy
-	};
+	    .seq = seq, .type = type, .len = (uint32_t)len, .frame = copy};
 	rp->n++;
 	rp->live++;
 	rp->bytes += len;

@@ -27,7 +27,7 @@
 
 struct replay_rec {
 	uint64_t seq;
-	uint8_t type;   /* WIRE_METER or WIRE_EVENT */
+	uint8_t type; /* WIRE_METER or WIRE_EVENT */
 	uint32_t len;
 	uint8_t *frame; /* NULL: dropped (a hole, skipped) */
 };
@@ -35,10 +35,10 @@ struct replay_rec {
 struct replay {
 	struct replay_rec *r; /* ring of cap slots, n used from head */
 	size_t cap, head, n;
-	size_t live;          /* slots with a frame */
+	size_t live; /* slots with a frame */
 	size_t bytes, max_bytes;
 	uint64_t dropped_meters, dropped_events; /* since start */
-	size_t high_water;    /* most bytes ever held */
+	size_t high_water;                       /* most bytes ever held */
 };
 
 void replay_init(struct replay *rp, size_t max_bytes);
