@@ -184,6 +184,15 @@ void blk_sync(struct domain *d, ns_t now)
 	wait_account(d, now);
 }
 
+/* Requests posted up to req_prod are seen now: their wait starts. */
+static void see_posted(struct domain *d, uint32_t req_prod, ns_t now)
+{
+	struct blk_dev *b = &d->blk;
+	wait_account(d, now);
+	b->waiting += (uint32_t)(req_prod - b->seen);
+	b->seen = req_prod;
+}
+
 static void retry_fire(struct hv_timer *t);
 
 int64_t blk_setup(struct domain *d, uint64_t ring_gva)
@@ -286,9 +295,7 @@ static int64_t blk_run(struct domain *d, ns_t now)
 		            FS_BLK_RING_SIZE);
 		return -1;
 	}
-	wait_account(d, now);
-	b->waiting += (uint32_t)(req_prod - b->seen);
-	b->seen = req_prod;
+	see_posted(d, req_prod, now);
 	int64_t answered = 0;
 	uint64_t budget = BLK_PASS_BYTES;
 	while (b->req_cons != req_prod) {
@@ -350,9 +357,7 @@ int64_t blk_notify(struct domain *d)
 			(void)blk_run(d, arch_now_ns()); /* kills it */
 			return 0;
 		}
-		wait_account(d, arch_now_ns());
-		b->waiting += (uint32_t)(req_prod - b->seen);
-		b->seen = req_prod;
+		see_posted(d, req_prod, arch_now_ns());
 		return 0;
 	}
 	int64_t n = blk_run(d, arch_now_ns());

@@ -56,7 +56,6 @@ static struct wire_decoder dec;
 static struct wire_msg msg_in, msg_out; /* msg_out: HELLO, METER, RESP */
 static struct wire_msg msg_ev; /* EVENTs, raised in the middle of a CMD */
 static uint8_t frame[WIRE_FRAME_MAX];
-static uint64_t rejects, frames_in, cmds;
 
 static uint32_t align8(uint32_t x)
 {
@@ -368,7 +367,6 @@ static void cmd(const struct wire_cmd *c)
 	msg_out.type = WIRE_RESP;
 	r->request_id = c->request_id;
 	r->op = c->op;
-	cmds++;
 	struct domain *d = find_id(c->domid);
 	int st = FS_OK;
 	switch (c->op) {
@@ -484,7 +482,6 @@ static void frame_in(const struct wire_frame *f)
 {
 	enum wire_reason why = wire_msg_decode(f, &msg_in);
 	if (why != WIRE_OK) {
-		rejects++;
 		log_warn("mgmt: frame seq %llu rejected: %s",
 		         (unsigned long long)f->seq, wire_reason_name(why));
 		/* An intact CMD with a bad field still gets its answer, so
@@ -503,7 +500,6 @@ static void frame_in(const struct wire_frame *f)
 		}
 		return;
 	}
-	frames_in++;
 	switch (msg_in.type) {
 	case WIRE_HELLO:
 		if (msg_in.u.hello.role != WIRE_ROLE_CONTROLLER)
@@ -557,7 +553,6 @@ void mgmt_poll(void)
 				if (rx.kind == WIRE_RX_FRAME) {
 					frame_in(&rx.frame);
 				} else {
-					rejects++;
 					log_warn("mgmt: %u bytes rejected: %s",
 					         rx.bytes,
 					         wire_reason_name(rx.reason));

@@ -296,13 +296,9 @@ static void report(void)
 	        (unsigned long long)arch_tsc_hz(), domain_slots());
 	for (uint32_t i = 0; i < domain_slots(); i++) {
 		struct domain *d = domain_at(i);
-		struct sched_counters c;
-		sched_counters(&S, &d->se, now, &c);
-		if (d->state == DOM_ALIVE) {
-			mem_sync(d, wall_now());
-			blk_sync(d, wall_now());
-		}
-		const struct usage_counters *u = &d->u;
+		struct usage_counters c;
+		run_usage(d, &c);
+		const struct usage_counters *u = &c;
 		log_raw("@domain id=%u name=%s state=%s cpu_ns=%llu "
 		        "ready_ns=%llu warped_ns=%llu dispatches=%llu "
 		        "wakeups=%llu hypercalls=%llu cpu_weight=%u "
