@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -223,10 +224,18 @@ int store_open(struct store **out, const char *path, bool sync_full, char *err,
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
 	         "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;",
 	         sync_full ? "FULL" : "NORMAL");
-	if (exec(st, pragmas, err, errlen))
-		goto fail;
-	if (migrate(st, err, errlen))
-		goto fail;
+	/* Switching a new database to WAL takes an exclusive lock, for which
+	 * SQLite does not wait in its busy handler; neither does a migration
+	 * racing another process's first open. Both are retried, bounded
+	 * (10 s), so the daemon and billingd --set may start together. */
+	int tries = 0;
+	while (exec(st, pragmas, err, errlen) || migrate(st, err, errlen)) {
+		int rc = sqlite3_errcode(st->db);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+		    ++tries > 1000)
+			goto fail;
+		usleep(10000);
+	}
 	for (int i = 0; i < Q_COUNT; i++)
 		if (sqlite3_prepare_v3(st->db, sql[i], -1,
 		                       SQLITE_PREPARE_PERSISTENT, &st->q[i],
