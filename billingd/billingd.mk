@@ -3,18 +3,22 @@
 # optimised, linking the management-link library (tools/link/link.mk) and
 # the portable core. Tests: tests/billingd/*.py, TAP, against hvsim
 # --serve-link (the peer is swappable, see tests/billingd/harness.py).
+# The REST API (web-api/, issue 7) is part of billingd: libmicrohttpd
+# (with GnuTLS for HTTPS) and jansson.
 SQLITE_CFLAGS := $(shell pkg-config --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3)
+API_CFLAGS := $(shell pkg-config --cflags libmicrohttpd jansson 2>/dev/null)
+API_LIBS := $(shell pkg-config --libs libmicrohttpd jansson 2>/dev/null || \
+	echo -lmicrohttpd -ljansson)
 
-BILLINGD_SRCS := billingd/main.c billingd/config.c billingd/store.c \
-	billingd/rollup.c billingd/desired.c billingd/session.c billingd/log.c
+BILLINGD_SRCS := $(sort $(wildcard billingd/*.c web-api/*.c))
 BILLINGD_OBJS := $(BILLINGD_SRCS:%.c=$(B)/opt/%.o)
 
-$(BILLINGD_OBJS): OPT_CFLAGS += $(SQLITE_CFLAGS)
+$(BILLINGD_OBJS): OPT_CFLAGS += $(SQLITE_CFLAGS) $(API_CFLAGS)
 
 $(B)/bin/billingd: $(BILLINGD_OBJS) $(LINK_OPT_OBJS) $(B)/opt/libportable.a
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^ $(SQLITE_LIBS)
+	$(CC) -pthread -o $@ $^ $(SQLITE_LIBS) $(API_LIBS) -lcrypto
 
 $(B)/bin/hvctl: $(B)/opt/tools/hvctl/main.o $(LINK_OPT_OBJS) \
 		$(B)/opt/libportable.a

@@ -11,6 +11,8 @@
 #ifndef BILLINGD_SCHEMA_H
 #define BILLINGD_SCHEMA_H
 
+#include "billing_schema.h"
+
 #define SCHEMA_COUNTERS                                                        \
 	"cpu_ns INTEGER NOT NULL, ready_ns INTEGER NOT NULL, "                 \
 	"cap_throttled_ns INTEGER NOT NULL, warped_ns INTEGER NOT NULL, "      \
@@ -84,6 +86,23 @@ static const char *const schema_migrations[] = {
     "CREATE TABLE rollup_marks(delta_id INTEGER PRIMARY KEY,"
     " unix_s INTEGER NOT NULL) STRICT;"
     "INSERT INTO stats VALUES('rollup_delta_id', 0);",
+
+    /* 3: customers and API keys (issue 7, docs/api.md). A key is shown
+     * once; only its SHA-256 is kept. key_id is the public part of the
+     * key (the text before the '.'), used to find the row. */
+    "CREATE TABLE customers(id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " email TEXT, created_unix_ns INTEGER NOT NULL,"
+    " updated_unix_ns INTEGER NOT NULL) STRICT;"
+    "ALTER TABLE domains ADD COLUMN customer TEXT REFERENCES customers(id);"
+    "CREATE TABLE api_keys(id INTEGER PRIMARY KEY,"
+    " key_id TEXT NOT NULL UNIQUE, hash BLOB NOT NULL,"
+    " role TEXT NOT NULL CHECK(role IN ('admin', 'tenant')),"
+    " customer TEXT REFERENCES customers(id),"
+    " created_unix_ns INTEGER NOT NULL, revoked_unix_ns INTEGER,"
+    " CHECK((role = 'tenant') = (customer IS NOT NULL))) STRICT;",
+
+    /* 4: plans, quotas, invoices (billingd/billing_schema.h) */
+    SCHEMA_BILLING,
 };
 
 #define SCHEMA_VERSION                                                         \

@@ -13,11 +13,15 @@
 #   qemu-system-x86      boots the hypervisor (TCG, -icount) for make run/test
 #   grub-pc-bin grub-common xorriso mtools   grub-mkrescue builds the ISO
 #   libsqlite3-dev sqlite3  billingd's database (and the CLI for inspecting it)
+#   libmicrohttpd-dev libjansson-dev libgnutls28-dev  the REST API (HTTPS too)
+#   libssl-dev              SHA-256 of API keys (libcrypto)
+#   wrk curl openssl        the API benchmark, examples, test certificates
 set -eu
 
 PKGS="gcc make binutils libc6-dev libcmocka-dev pkg-config clang \
 libclang-rt-14-dev valgrind python3 qemu-system-x86 grub-pc-bin grub-common \
-xorriso mtools libsqlite3-dev sqlite3"
+xorriso mtools libsqlite3-dev sqlite3 libmicrohttpd-dev libjansson-dev \
+libgnutls28-dev libssl-dev wrk curl openssl"
 
 missing=""
 for p in $PKGS; do
