@@ -31,6 +31,7 @@ include tools/fsconfig/fsconfig.mk
 include tools/hvboot/hvboot.mk
 include billingd/billingd.mk
 include tests/tests.mk
+-include tests/billing/billing.mk
 include bench/bench.mk
 -include fuzz/fuzz.mk
 
