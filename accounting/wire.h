@@ -352,6 +352,8 @@ struct wire_hello {
 	uint64_t tsc_hz;        /* hypervisor: TSC rate; controller: 0 */
 	ns_t mono_ns;           /* sender's monotonic clock */
 	uint32_t total_domains; /* domains that exist; count <= total */
+	uint32_t dropped; /* hypervisor: records dropped from the full replay
+	                   * log since boot (saturating); controller: 0 */
 	uint32_t count;
 	struct wire_domain d[WIRE_MAX_BATCH];
 };

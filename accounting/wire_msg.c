@@ -315,7 +315,7 @@ int wire_encode(const struct wire_msg *m, uint64_t seq, uint16_t flags,
 		wr_u64(&w, h->tsc_hz);
 		wr_u64(&w, h->mono_ns);
 		wr_u32(&w, h->total_domains);
-		wr_zero(&w, 4);
+		wr_u32(&w, h->dropped);
 		for (uint32_t i = 0; i < h->count; i++)
 			wr_domain(&w, &h->d[i]);
 		break;
@@ -434,7 +434,7 @@ static void rd_hello(struct rd *r, struct wire_hello *h)
 	h->tsc_hz = rd_u64(r);
 	h->mono_ns = rd_u64(r);
 	h->total_domains = rd_u32(r);
-	rd_zero(r, 4);
+	h->dropped = rd_u32(r);
 	if (!rd_count_fits(r, h->count, WIRE_DOMAIN_ENTRY_SIZE))
 		return;
 	for (uint32_t i = 0; i < h->count; i++)

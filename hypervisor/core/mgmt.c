@@ -7,9 +7,15 @@
  * cursor over the log, so a slow or absent link never loses a record; it
  * only fills the log. When the log is full the oldest records are dropped
  * (counters are cumulative, so a dropped METER changes no total), counted,
- * logged, and announced to the controller: the first METER after the drop
- * is preceded by nothing special, but the next HELLO's log line and the
- * sequence gap tell billingd (docs/management-protocol.md, section 5).
+ * logged, and announced to the controller: every HELLO carries the count
+ * dropped since boot, and the sequence gap shows where
+ * (docs/management-protocol.md, sections 5 and 7).
+ *
+ * Replies. A RESP goes through the same log, flagged transient, so it
+ * leaves in sequence order behind the records numbered before it (a RESP
+ * overtaking a queued METER would look like a lost frame to the
+ * controller). A transient entry is sent once, never resent, and its drop
+ * is no loss: the controller retries an unanswered command.
  *
  * Peers. QEMU gives COM2 as a UNIX socket; the hypervisor cannot see a peer
  * connect. A controller announces itself with HELLO; the hypervisor answers
@@ -33,9 +39,11 @@
 
 struct rec {
 	uint32_t len; /* frame bytes; 0: wrap to the start of the arena */
-	uint32_t pad;
+	uint32_t flags;
 	uint64_t seq;
 };
+
+#define REC_TRANSIENT 1u /* a RESP: sent once, in order, never resent */
 
 static uint8_t arena[ARENA_MAX] __attribute__((aligned(8)));
 static uint32_t arena_size;
@@ -84,7 +92,7 @@ static void rec_pop(bool lost)
 		r_send = r_head + sz;
 	r_head += sz;
 	r_bytes -= sz;
-	if (lost) {
+	if (lost && !(h->flags & REC_TRANSIENT)) {
 		dropped_records++;
 		dropped_total++;
 	}
@@ -120,8 +128,8 @@ static void rec_make_room(uint32_t need)
 	}
 }
 
-/* Seal m as a record into the log. */
-static void rec_add(const struct wire_msg *m)
+/* Seal m into the log: a record, or a transient reply (REC_TRANSIENT). */
+static void rec_add(const struct wire_msg *m, uint32_t flags)
 {
 	int n = wire_encode(m, seq_next, 0, frame, sizeof(frame));
 	if (n < 0) {
@@ -143,15 +151,15 @@ static void rec_add(const struct wire_msg *m)
 		         (unsigned long long)dropped_total);
 	struct rec *h = (struct rec *)(arena + r_tail);
 	h->len = (uint32_t)n;
-	h->pad = 0;
+	h->flags = flags;
 	h->seq = seq_next++;
 	memcpy(h + 1, frame, (size_t)n);
 	r_tail += need;
 	r_bytes += need;
 }
 
-/* Send a non-record frame now (HELLO, RESP): skipped without a peer or
- * room; the controller's retry or reconnect covers it. */
+/* Send a HELLO now, ahead of the resends it announces: skipped without a
+ * peer or room; the controller's retry or reconnect covers it. */
 static void send_now(const struct wire_msg *m)
 {
 	if (!peer)
@@ -162,8 +170,15 @@ static void send_now(const struct wire_msg *m)
 		return;
 	}
 	if (!arch_link_write(frame, (size_t)n))
-		log_warn("mgmt: transmit buffer full, a %d-byte reply dropped",
+		log_warn("mgmt: transmit buffer full, a %d-byte HELLO dropped",
 		         n);
+}
+
+/* Queue a RESP behind everything numbered before it. */
+static void send_reply(const struct wire_msg *m)
+{
+	if (peer)
+		rec_add(m, REC_TRANSIENT);
 }
 
 /* Push records from the send cursor while the transmitter has room. */
@@ -175,6 +190,10 @@ static void pump(void)
 			continue;
 		}
 		struct rec *h = (struct rec *)(arena + r_send);
+		if ((h->flags & REC_TRANSIENT) && h->seq <= sent_max) {
+			r_send += align8(sizeof(*h) + h->len); /* sent once */
+			continue;
+		}
 		if (arch_link_tx_free() < h->len)
 			return;
 		const uint8_t *f = (const uint8_t *)(h + 1);
@@ -236,6 +255,8 @@ static void send_hello(void)
 	h->tsc_hz = arch_tsc_hz();
 	h->mono_ns = run_wall_ns();
 	h->total_domains = domain_slots();
+	h->dropped = dropped_total > 0xffffffffu ? 0xffffffffu
+	                                         : (uint32_t)dropped_total;
 	for (uint32_t i = 0; i < domain_slots() && h->count < WIRE_MAX_BATCH;
 	     i++)
 		fill_domain(&h->d[h->count++], domain_at(i));
@@ -266,7 +287,7 @@ static void meter(void)
 			u->count++;
 		}
 		if (u->count)
-			rec_add(&msg_out);
+			rec_add(&msg_out, 0);
 	}
 }
 
@@ -281,6 +302,21 @@ void mgmt_event(struct domain *d, uint16_t kind, uint16_t why,
 {
 	if (!started)
 		return; /* boot-time domains are in the first HELLO */
+	if (kind == WIRE_EV_DESTROYED && !d->final_metered) {
+		/* Its final counters, before the controller hears it is
+		 * gone: a bill closed at DESTROYED is complete. */
+		memset(&msg_ev, 0, sizeof(msg_ev));
+		msg_ev.type = WIRE_METER;
+		struct wire_usage *u = &msg_ev.u.meter;
+		u->boot_id = boot_id;
+		u->mono_ns = run_wall_ns();
+		u->next = DOMID_INVALID;
+		u->count = 1;
+		u->e[0].domid = d->id;
+		run_usage(d, &u->e[0].c);
+		d->final_metered = true;
+		rec_add(&msg_ev, 0);
+	}
 	memset(&msg_ev, 0, sizeof(msg_ev));
 	msg_ev.type = WIRE_EVENT;
 	struct wire_event *e = &msg_ev.u.event;
@@ -291,7 +327,7 @@ void mgmt_event(struct domain *d, uint16_t kind, uint16_t why,
 	e->why = why;
 	e->detail = detail;
 	strlcpy_k(e->name, d->cfg.name, sizeof(e->name));
-	rec_add(&msg_ev);
+	rec_add(&msg_ev, 0);
 }
 
 static struct domain *find_id(domid_t id)
@@ -466,7 +502,7 @@ static void cmd(const struct wire_cmd *c)
 		break;
 	case WIRE_OP_SHUTDOWN:
 		r->status = 0;
-		send_now(&msg_out);
+		send_reply(&msg_out);
 		run_shutdown(); /* the final METER goes out first */
 	default:
 		st = FS_ENOSYS;
@@ -475,7 +511,7 @@ static void cmd(const struct wire_cmd *c)
 	if (st)
 		log_info("mgmt: command op %u on domain %u refused: %d", c->op,
 		         c->domid, st);
-	send_now(&msg_out);
+	send_reply(&msg_out);
 }
 
 static void frame_in(const struct wire_frame *f)
@@ -496,7 +532,7 @@ static void frame_in(const struct wire_frame *f)
 			msg_out.u.resp.status = why == WIRE_REJ_MSG_FIELD
 			                            ? FS_ERANGE
 			                            : FS_EPROTO;
-			send_now(&msg_out);
+			send_reply(&msg_out);
 		}
 		return;
 	}

@@ -73,10 +73,10 @@ def _usage(b):
 def decode(ftype, p):
     if ftype == HELLO:
         role, pmin, pmax, count = struct.unpack_from("<BBBxI", p, 0)
-        boot, tsc, mono, total = struct.unpack_from("<QQQI", p, 8)
+        boot, tsc, mono, total, dropped = struct.unpack_from("<QQQII", p, 8)
         doms = [_domain(p[40 + 136 * i:176 + 136 * i]) for i in range(count)]
         return dict(role=role, boot_id=boot, tsc_hz=tsc, mono_ns=mono,
-                    total=total, domains=doms)
+                    total=total, dropped=dropped, domains=doms)
     if ftype == METER:
         return _usage(p)
     if ftype == RESP:
@@ -119,6 +119,7 @@ class Link:
         self.seq = 0
         self.rid = 0
         self.rejects = 0
+        self.log = []  # every good frame received: (seq, type, flags, msg)
 
     def close(self):
         self.s.close()
@@ -164,7 +165,9 @@ class Link:
                             "<I", self.buf, 24 + ln)[0]
                         self.buf = self.buf[28 + ln:] if ok else self.buf[1:]
                         if ok:
-                            return ftype, flags, seq, decode(ftype, f[24:])
+                            m = decode(ftype, f[24:])
+                            self.log.append((seq, ftype, flags, m))
+                            return ftype, flags, seq, m
                         self.rejects += 1
                         continue
             left = end - time.time()

@@ -131,6 +131,26 @@ ok([(e["kind"], e["why"]) for e in events if e["domid"] == 4][-2:] ==
    [(5, 19), (3, 0)], "KILLED by the administrator, then DESTROYED",
    events)
 
+# Frames leave in sequence order: a RESP never overtakes a queued METER
+# (billingd would take the gap for a lost frame and resynchronise).
+fresh = [s for s, t, fl, m in L.log if not fl & hvlink.F_RESENT]
+ok(fresh == list(range(fresh[0], fresh[0] + len(fresh))),
+   "every frame after HELLO has the next number: replies queue behind "
+   "records", [b - a for a, b in zip(fresh, fresh[1:]) if b - a != 1])
+# The destroyed domain's final counters come before DESTROYED.
+ix = [i for i, (s, t, fl, m) in enumerate(L.log)
+      if t == hvlink.EVENT and m["domid"] == 4 and m["kind"] == 3]
+pre = L.log[ix[0] - 1] if ix else None
+ok(pre and pre[1] == hvlink.METER and list(pre[3]["entries"]) == [4] and
+   pre[0] + 1 == L.log[ix[0]][0],
+   "a METER with the destroyed domain's final counters precedes DESTROYED",
+   pre and pre[:2])
+final4 = pre[3]["entries"][4] if pre and pre[1] == hvlink.METER else None
+ok(final4 is not None and all(4 not in m.get("entries", {})
+                              for s, t, fl, m in L.log[ix[0]:]
+                              if t == hvlink.METER),
+   "and no METER names it after that")
+
 # Garbage on the line: rejected, and the link goes on.
 L.s.sendall(b"\x00garbage\xf5SML\x01\x04" + os.urandom(300))
 r = L.call("list", on_other=other)
@@ -192,6 +212,12 @@ if res:
            if last.get(d["id"], {}).get(k) != d[k]]
     ok(not bad, "the final METER equals the hypervisor's report exactly",
        bad)
+    d4 = [d for d in res["domains"] if d["id"] == 4]
+    bad = [(k, d4[0][k], final4.get(k)) for k in names
+           if d4 and final4 and d4[0][k] != final4.get(k)]
+    ok(d4 and final4 and not bad,
+       "the METER before DESTROYED held the destroyed domain's final "
+       "counters", bad)
 with open(log) as f:
     text = f.read()
 ok("rejected" in text or "bytes rejected" in text,

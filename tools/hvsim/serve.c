@@ -259,6 +259,9 @@ static void send_hello(struct srv *s)
 	    .mono_ns = sim_now(s->sim),
 	    .total_domains = (uint32_t)live_count(s),
 	};
+	uint64_t dropped = s->rp.dropped_meters + s->rp.dropped_events;
+	m.u.hello.dropped =
+	    dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)dropped;
 	for (size_t i = 0;
 	     i < sim_ndomains(s->sim) && m.u.hello.count < WIRE_MAX_BATCH; i++)
 		if (sim_active(s->sim, i))
