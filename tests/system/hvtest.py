@@ -47,18 +47,28 @@ def write_config(text):
     return f.name
 
 
-def boot(config_text, run_ms, iso=False, memory=None, extra=None):
-    """Boot a config; return (json dict or None, stderr text)."""
-    path = write_config(config_text)
+def _command(path, run_ms, iso=False, memory=None, extra=None, link=None,
+             log=None):
     cmd = [HVBOOT, "--config", path, "--run-ms", str(run_ms), "--json"]
     if iso:
         cmd.append("--iso")
     if memory:
         cmd += ["--memory", str(memory)]
+    if link:
+        cmd += ["--link", link]
+    if log:
+        cmd += ["--log", log]
     if extra:
         cmd += ["--append", extra]
+    return cmd
+
+
+def boot(config_text, run_ms, iso=False, memory=None, extra=None):
+    """Boot a config; return (json dict or None, stderr text)."""
+    path = write_config(config_text)
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        p = subprocess.run(_command(path, run_ms, iso, memory, extra),
+                           capture_output=True, text=True, timeout=900)
     finally:
         os.unlink(path)
     if p.returncode != 0:
@@ -90,13 +100,9 @@ def start(config_text, run_ms, link, log=None, extra=None):
     path = write_config(config_text)
     if os.path.exists(link):
         os.unlink(link)
-    cmd = [HVBOOT, "--config", path, "--run-ms", str(run_ms), "--json",
-           "--link", link]
-    if log:
-        cmd += ["--log", log]
-    if extra:
-        cmd += ["--append", extra]
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    p = subprocess.Popen(_command(path, run_ms, extra=extra, link=link,
+                                  log=log),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
 
     def finish(timeout=900):
