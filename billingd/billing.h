@@ -58,6 +58,13 @@ int quota_evaluate(struct store *st, int64_t now_unix_ns,
                    size_t errlen);
 int quota_action_done(struct store *st, const struct quota_action *a,
                       int status);
+/* quota_evaluate(), also telling whether it started or lifted a throttle:
+ * the caller's own commits do not change its PRAGMA data_version, so a
+ * caller on the same connection as the session must then push the
+ * desired state itself (session_push_desired()). */
+int quota_evaluate_ex(struct store *st, int64_t now_unix_ns,
+                      struct quota_action **acts, size_t *nacts,
+                      bool *desired_changed, char *err, size_t errlen);
 
 /* GET /domains/{name}/usage: buckets of step_s (60, 3600 or 86400) from
  * from_unix_s to to_unix_s (UTC, multiples of the step are not required),
@@ -72,5 +79,12 @@ json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
  * live preview. */
 int billing_invoice(struct store *st, const char *month, const char *customer,
                     bool csv, char **out, size_t *len, struct api_err *e);
+
+/* Freeze last month's invoice as soon as its data is complete, so its
+ * prices are those in force when it closed rather than at the first
+ * request (the main loop calls it once a minute; cheap when there is
+ * nothing to do). 0, or -1 with err. */
+int billing_freeze_due(struct store *st, int64_t now_unix_ns, char *err,
+                       size_t errlen);
 
 #endif

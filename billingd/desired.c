@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sched/sched.h"
+
 /* Column k of table desired is kv key k, for k < KV_MEMORY_MB. */
 #define NDESIRED KV_MEMORY_MB
 
@@ -88,19 +90,73 @@ int billingd_clear_desired(struct store *st, const char *name,
 	return change(st, name, p, true, err, errlen);
 }
 
-int desired_load(struct store *st, struct desired_row **rows, size_t *n)
+/* The hypervisor's neutral value of a throttle key (docs/billing.md). */
+static uint64_t neutral(unsigned k)
+{
+	return k == KV_CPU_WEIGHT ? SCHED_WEIGHT_DEFAULT : 0;
+}
+
+/* The more restrictive of two values of throttle key k. */
+static uint64_t tighter(unsigned k, uint64_t a, uint64_t b)
+{
+	if (k != KV_CPU_WEIGHT && (a == 0 || b == 0))
+		return a ? a : b; /* 0: unlimited */
+	return a < b ? a : b;
+}
+
+static const unsigned throttle_keys[4] = {KV_CPU_WEIGHT, KV_CPU_CAP_PCT,
+                                          KV_IO_BPS, KV_IO_IOPS};
+
+static int cmp_row(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a;
+	int64_t y = ((const struct desired_row *)b)->domain;
+	return x < y ? -1 : x > y;
+}
+
+/* Overlay the throttles in force on rows (sorted by domain). */
+static int overlay_throttles(sqlite3 *db, struct desired_row *rows, size_t n)
 {
 	sqlite3_stmt *q;
-	*rows = NULL;
-	*n = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT domain,t_cpu_weight,t_cpu_cap_pct,"
+	                       "t_io_bps,t_io_iops FROM quota_state WHERE "
+	                       "action='throttle'",
+	                       -1, &q, NULL))
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t dom = sqlite3_column_int64(q, 0);
+		struct desired_row *r =
+		    bsearch(&dom, rows, n, sizeof(*rows), cmp_row);
+		if (!r)
+			continue; /* desired_bump() creates the row first */
+		for (int i = 0; i < 4; i++) {
+			unsigned k = throttle_keys[i];
+			if (sqlite3_column_type(q, 1 + i) == SQLITE_NULL)
+				continue;
+			uint64_t t = (uint64_t)sqlite3_column_int64(q, 1 + i);
+			bool has = r->p.set & (1u << k);
+			r->p.v[k] = has ? tighter(k, r->p.v[k], t) : t;
+			r->p.set |= 1u << k;
+		}
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int load_rows(sqlite3 *db, struct desired_row **rows, size_t *n)
+{
+	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(
-	        store_db(st),
+	        db,
 	        "SELECT "
 	        "d.domain,m.name,d.generation,d.cpu_weight,d.cpu_cap_pct,"
 	        "d.warp_us,d.warp_limit_us,d.unwarp_us,d.io_bps,d.io_iops,"
 	        "d.io_burst_bytes,d.io_burst_ops,d.memory_max_mb,"
-	        "d.mem_growth_pages_per_s,d.mem_growth_burst_pages "
-	        "FROM desired d JOIN domains m ON m.id=d.domain",
+	        "d.mem_growth_pages_per_s,d.mem_growth_burst_pages,"
+	        "d.quota_released FROM desired d JOIN domains m ON "
+	        "m.id=d.domain ORDER BY d.domain",
 	        -1, &q, NULL))
 		return -1;
 	size_t cap = 0;
@@ -122,22 +178,57 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 		snprintf(r->name, sizeof(r->name), "%s",
 		         (const char *)sqlite3_column_text(q, 1));
 		r->generation = sqlite3_column_int64(q, 2);
+		uint32_t released = (uint32_t)sqlite3_column_int64(q, 15);
 		for (unsigned k = 0; k < NDESIRED; k++) {
-			if (sqlite3_column_type(q, 3 + (int)k) == SQLITE_NULL)
+			if (sqlite3_column_type(q, 3 + (int)k) == SQLITE_NULL) {
+				if (released & (1u << k)) {
+					r->p.v[k] = neutral(k);
+					r->p.set |= 1u << k;
+				}
 				continue;
+			}
 			r->p.v[k] =
 			    (uint64_t)sqlite3_column_int64(q, 3 + (int)k);
 			r->p.set |= 1u << k;
 		}
 	}
 	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int desired_load(struct store *st, struct desired_row **rows, size_t *n)
+{
+	sqlite3 *db = store_db(st);
+	bool own = sqlite3_get_autocommit(db);
+	*rows = NULL;
+	*n = 0;
+	/* one snapshot for the rows and the throttles */
+	if (own && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL))
+		return -1;
+	int rc = load_rows(db, rows, n);
+	if (!rc)
+		rc = overlay_throttles(db, *rows, *n);
+	if (own)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc) {
 		free(*rows);
 		*rows = NULL;
 		*n = 0;
 		return -1;
 	}
 	return 0;
+}
+
+int desired_bump(struct store *st, int64_t domain, uint32_t released)
+{
+	char q[512];
+	snprintf(q, sizeof(q),
+	         "INSERT INTO desired(domain,updated_unix_ns,quota_released) "
+	         "VALUES(%lld,%lld,%u) ON CONFLICT(domain) DO UPDATE SET "
+	         "generation=generation+1,quota_released=quota_released|%u",
+	         (long long)domain, (long long)store_wall_ns(), released,
+	         released);
+	return sqlite3_exec(store_db(st), q, NULL, NULL, NULL) ? -1 : 0;
 }
 
 int desired_mark(struct store *st, int64_t domain, int64_t generation,

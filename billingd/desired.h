@@ -13,8 +13,20 @@
  * records the status in last_status and is not retried until the desired
  * state changes again or the hypervisor says HELLO.
  *
- * billingd_set_desired() is the one entry point for changes: the
- * `billingd --set` command line and issue 7's REST API both call it.
+ * billingd_set_desired() is the one entry point for the operator's changes:
+ * the `billingd --set` command line and issue 7's REST API both call it.
+ *
+ * Quota throttles (quota.c, docs/billing.md section 6) are an overlay:
+ * the table keeps the operator's values, desired_load() returns the
+ * effective ones. While a throttle is in force each of its keys is the
+ * more restrictive of the operator's value and the throttle's (for
+ * cpu_cap_pct, io_bps and io_iops 0 means unlimited, the least
+ * restrictive). A key the operator does not manage that was throttled is
+ * afterwards set to the hypervisor's neutral value (cpu_weight 256, no
+ * cap, unlimited I/O: the hypervisor's value before the throttle is not
+ * known here), recorded in desired.quota_released. Starting or lifting a
+ * throttle bumps the row's generation (desired_bump()), so the session
+ * pushes the change like any other.
  */
 #ifndef BILLINGD_DESIRED_H
 #define BILLINGD_DESIRED_H
@@ -42,12 +54,18 @@ int billingd_set_desired(struct store *st, const char *name,
 int billingd_clear_desired(struct store *st, const char *name,
                            const struct kv_params *p, char *err, size_t errlen);
 
-/* Every desired row, into a malloc'd array. 0 or -1. */
+/* Every desired row, with the throttles in force overlaid (the effective
+ * values), into a malloc'd array. 0 or -1. */
 int desired_load(struct store *st, struct desired_row **rows, size_t *n);
 
 /* Record the outcome of pushing `generation` of domain to boot boot_id:
  * status 0 marks it applied (if the generation is still current), else
  * records the refusal. Needs an open transaction. 0 or -1. */
+/* A throttle of domain started or ended: bump (or create) its desired row
+ * and add the kv key bits `released` to its quota_released mask. Needs an
+ * open transaction. 0 or -1. */
+int desired_bump(struct store *st, int64_t domain, uint32_t released);
+
 int desired_mark(struct store *st, int64_t domain, int64_t generation,
                  uint64_t boot_id, int status);
 
