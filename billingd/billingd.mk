@@ -20,11 +20,15 @@ $(B)/bin/billingd: $(BILLINGD_OBJS) $(LINK_OPT_OBJS) $(B)/opt/libportable.a
 	@mkdir -p $(@D)
 	$(CC) -pthread -o $@ $^ $(SQLITE_LIBS) $(API_LIBS) -lcrypto
 
-$(B)/bin/hvctl: $(B)/opt/tools/hvctl/main.o $(LINK_OPT_OBJS) \
-		$(B)/opt/libportable.a
+HVCTL_OBJS := $(B)/opt/tools/hvctl/main.o $(B)/opt/tools/hvctl/rest.o
+$(HVCTL_OBJS): OPT_CFLAGS += $(API_CFLAGS)
+
+$(B)/bin/hvctl: $(HVCTL_OBJS) $(LINK_OPT_OBJS) $(B)/opt/libportable.a
 	@mkdir -p $(@D)
-	$(CC) -o $@ $^
+	$(CC) -o $@ $^ $(shell pkg-config --libs jansson 2>/dev/null || \
+		echo -ljansson)
 
 ALL_TARGETS += $(B)/bin/billingd $(B)/bin/hvctl
 TEST_DEPS += $(B)/bin/billingd $(B)/bin/hvctl $(B)/bin/hvsim
 TEST_SCRIPTS += $(sort $(wildcard tests/billingd/test_*.py))
+TEST_SCRIPTS += $(sort $(wildcard tests/api/test_*.py))

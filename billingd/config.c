@@ -26,6 +26,19 @@ void config_default(struct config *c)
 	c->rollup_interval_s = 60;
 	c->retention_days = 62;
 	c->sync_full = 1;
+	snprintf(c->api_listen, sizeof(c->api_listen), "127.0.0.1");
+	c->api_port = 8080;
+	c->api_threads = 4;
+	c->api_max_connections = 256;
+	c->api_per_ip_connections = 64;
+	c->api_conn_memory_kb = 64;
+	c->api_conn_timeout_s = 30;
+	c->api_max_body_kb = 64;
+	c->api_apply_wait_ms = 2000;
+	c->api_cmd_wait_ms = 5000;
+	snprintf(c->api_openapi, sizeof(c->api_openapi), "docs/openapi.yaml");
+	snprintf(c->billing_config, sizeof(c->billing_config),
+	         "config/billing.conf");
 }
 
 struct num_key {
@@ -39,13 +52,44 @@ struct num_key {
 #f, offsetof(struct config, f), lo, hi                         \
 	}
 static const struct num_key nums[] = {
-    NK(reconnect_min_ms, 1, 3600000), NK(reconnect_max_ms, 1, 3600000),
-    NK(batch_max_frames, 1, 1000000), NK(idle_timeout_ms, 10, 3600000),
-    NK(resync_delay_ms, 0, 3600000),  NK(desired_poll_ms, 10, 3600000),
-    NK(cmd_timeout_ms, 10, 3600000),  NK(rollup_interval_s, 0, 86400),
-    NK(retention_days, 0, 36500),     NK(hello_timeout_ms, 10, 3600000),
+    NK(reconnect_min_ms, 1, 3600000),
+    NK(reconnect_max_ms, 1, 3600000),
+    NK(batch_max_frames, 1, 1000000),
+    NK(idle_timeout_ms, 10, 3600000),
+    NK(resync_delay_ms, 0, 3600000),
+    NK(desired_poll_ms, 10, 3600000),
+    NK(cmd_timeout_ms, 10, 3600000),
+    NK(rollup_interval_s, 0, 86400),
+    NK(retention_days, 0, 36500),
+    NK(hello_timeout_ms, 10, 3600000),
+    NK(api_port, 0, 65535),
+    NK(api_threads, 1, 64),
+    NK(api_max_connections, 1, 65536),
+    NK(api_per_ip_connections, 0, 65536),
+    NK(api_conn_memory_kb, 16, 65536),
+    NK(api_conn_timeout_s, 1, 86400),
+    NK(api_max_body_kb, 1, 65536),
+    NK(api_apply_wait_ms, 0, 60000),
+    NK(api_cmd_wait_ms, 100, 600000),
 };
 #define NNUMS (sizeof(nums) / sizeof(nums[0]))
+
+/* Path and address keys: any non-empty value that fits. */
+struct str_key {
+	const char *name;
+	size_t off, size;
+};
+
+#define SK(f)                                                                  \
+	{                                                                      \
+#f, offsetof(struct config, f),                                \
+		    sizeof(((struct config *)0)->f)                            \
+	}
+static const struct str_key strs[] = {
+    SK(api_listen),  SK(api_tls_cert),   SK(api_tls_key),
+    SK(api_openapi), SK(billing_config),
+};
+#define NSTRS (sizeof(strs) / sizeof(strs[0]))
 
 static char *trim(char *s)
 {
@@ -80,7 +124,7 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	}
 	char line[8192];
 	unsigned ln = 0;
-	bool seen[NNUMS + 4] = {false};
+	bool seen[NNUMS + NSTRS + 4] = {false};
 	bool have_socket = false;
 	int rc = -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -119,6 +163,20 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 				goto out;
 			}
 			*(uint64_t *)(void *)((char *)c + nums[i].off) = x;
+		}
+		for (size_t i = 0; i < NSTRS && !done; i++) {
+			if (strcmp(k, strs[i].name))
+				continue;
+			idx = NNUMS + 4 + i;
+			done = true;
+			if (!*v || strlen(v) >= strs[i].size) {
+				snprintf(err, errlen,
+				         "%s:%u: %s must be 1..%zu bytes", path,
+				         ln, k, strs[i].size - 1);
+				goto out;
+			}
+			snprintf((char *)c + strs[i].off, strs[i].size, "%s",
+			         v);
 		}
 		if (!done) {
 			if (!strcmp(k, "link_socket")) {
@@ -198,6 +256,11 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen,
 		         "%s:%u: reconnect_min_ms exceeds reconnect_max_ms",
 		         path, ln ? ln : 1);
+		goto out;
+	}
+	if (!*c->api_tls_cert != !*c->api_tls_key) {
+		snprintf(err, errlen,
+		         "%s: api_tls_cert and api_tls_key go together", path);
 		goto out;
 	}
 	rc = 0;

@@ -27,6 +27,22 @@ struct config {
 	uint64_t retention_days;    /* raw samples and deltas kept, then
 	                             * only rollups; 0: drop once rolled up */
 	int sync_full;              /* synchronous=FULL (1) or NORMAL (0) */
+
+	/* The REST API (web-api/, docs/api.md). */
+	char api_listen[64];          /* numeric IPv4 or IPv6 address */
+	uint64_t api_port;            /* 0: no API */
+	uint64_t api_threads;         /* MHD thread pool size */
+	uint64_t api_max_connections; /* over all clients */
+	uint64_t api_per_ip_connections;
+	uint64_t api_conn_memory_kb; /* per connection: headers + buffers */
+	uint64_t api_conn_timeout_s; /* idle connection closed after */
+	uint64_t api_max_body_kb;    /* larger request bodies: 413 */
+	uint64_t api_apply_wait_ms;  /* shares change: wait for the RESP */
+	uint64_t api_cmd_wait_ms;    /* pause/create/..: wait for the RESP */
+	char api_tls_cert[4096];     /* PEM; both or neither: HTTPS */
+	char api_tls_key[4096];
+	char api_openapi[4096];    /* served at /v1/openapi.yaml */
+	char billing_config[4096]; /* plans seeded from it (billing.h) */
 };
 
 void config_default(struct config *c);

@@ -8,13 +8,20 @@
  *   billingd --config FILE --unset NAME [k..] stop managing keys
  *   billingd --config FILE --backup OUT      online backup of the database
  *   billingd --config FILE --rollup          roll up and apply retention now
+ *   billingd --config FILE --create-key --role admin|tenant [--customer ID]
+ *                                            a REST API key, printed once
+ *   billingd --config FILE --revoke-key KEYID
+ *   billingd --list-routes                   the REST routes served
  *
  * The daemon is one thread and one poll() loop (this file): connect to the
  * link socket with exponential backoff, read what arrives in batches (one
  * SQLite transaction per batch, then ACK; session.c), resync after a loss,
  * push desired-state changes, roll up once a minute, stop cleanly on
- * SIGTERM/SIGINT (commit, ACK, close). Issue 7's REST server joins this
- * loop as one more file descriptor and calls billingd_set_desired().
+ * SIGTERM/SIGINT (commit, ACK, close). The REST API (web-api/api.h) runs
+ * in its own thread pool; it reaches this loop through an eventfd (jobs
+ * for the hypervisor) and this loop publishes the link's view to it. After
+ * every committed batch of records (and once a minute) the quotas are
+ * evaluated and their pause/unpause actions sent (api_after_commit()).
  *
  * Exit status: 0 clean stop or command done; 1 runtime failure; 2 bad
  * command line or configuration ("FILE:LINE: reason").
@@ -22,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +39,14 @@
 
 #include "config.h"
 #include "desired.h"
+#include "billing.h"
 #include "log.h"
 #include "rollup.h"
 #include "session.h"
 #include "store.h"
 #include "tools/link/kv.h"
 #include "tools/link/link.h"
+#include "web-api/api.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -51,7 +61,11 @@ static void usage(FILE *f)
 	           "       billingd --config FILE --set NAME key=value ...\n"
 	           "       billingd --config FILE --unset NAME [key ...]\n"
 	           "       billingd --config FILE --backup OUT\n"
-	           "       billingd --config FILE --rollup\n");
+	           "       billingd --config FILE --rollup\n"
+	           "       billingd --config FILE --create-key --role "
+	           "admin|tenant [--customer ID]\n"
+	           "       billingd --config FILE --revoke-key KEYID\n"
+	           "       billingd --list-routes\n");
 }
 
 /* mkdir -p of the directory part of path. */
@@ -80,6 +94,7 @@ struct daemon {
 	struct store *st;
 	struct link *l;
 	struct session s;
+	struct api *api;
 	uint64_t backoff_ns, next_connect;
 	bool warned_down;
 };
@@ -142,7 +157,7 @@ static int drain(struct daemon *d)
 /* Read and store up to batch_max_frames frames' worth, then commit. */
 static void receive(struct daemon *d)
 {
-	uint64_t frames0 = d->l->st.frames_in;
+	uint64_t frames0 = d->l->st.frames_in, records0 = d->s.records;
 	int failed = 0;
 	for (;;) {
 		int n = link_read(d->l);
@@ -160,6 +175,7 @@ static void receive(struct daemon *d)
 	session_end_batch(&d->s);
 	if (d->s.repush)
 		session_push_desired(&d->s);
+	api_after_commit(d->api, d->s.records != records0);
 	if (d->l->eof)
 		disconnect(d, "end of stream",
 		           d->cfg->reconnect_min_ms * NS_PER_MS);
@@ -220,19 +236,24 @@ static int run(struct daemon *d)
 			wake = min_u64(wake,
 			               d->s.hello_sent_ns +
 			                   cfg->hello_timeout_ms * NS_PER_MS);
+		wake = min_u64(wake, api_next_deadline(d->api));
 		uint64_t wait = wake > now ? wake - now : 0;
 		struct timespec ts = {(time_t)(wait / NS_PER_S),
 		                      (long)(wait % NS_PER_S)};
-		struct pollfd p = {.fd = d->l->fd, .events = POLLIN};
+		/* A negative fd (link down) is ignored by ppoll. */
+		struct pollfd pf[2] = {
+		    {.fd = up ? d->l->fd : -1, .events = POLLIN},
+		    {.fd = api_fd(d->api), .events = POLLIN}};
+		struct pollfd *p = &pf[0];
 		if (up && link_tx_pending(d->l))
-			p.events |= POLLOUT;
-		int n = ppoll(&p, up ? 1 : 0, &ts, &orig);
+			p->events |= POLLOUT;
+		int n = ppoll(pf, 2, &ts, &orig);
 		if (n < 0 && errno != EINTR) {
 			blog(LOG_ERROR, "poll: %s", strerror(errno));
 			return 1;
 		}
 		now = link_now_ns();
-		if (up && n > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (up && n > 0 && (p->revents & (POLLIN | POLLHUP | POLLERR)))
 			receive(d);
 		up = d->l->fd >= 0;
 		/* receive() stamps times later than the `now` above: compare
@@ -302,6 +323,9 @@ static int run(struct daemon *d)
 				blog(LOG_DEBUG, "rolled up %" PRIu64 " deltas",
 				     rr.rolled);
 		}
+		/* REST jobs and quota actions; the view of the link. */
+		api_main_work(d->api, link_now_ns());
+		api_after_commit(d->api, false);
 		if (d->l->fd >= 0 && link_flush(d->l))
 			disconnect(d, "write failed",
 			           cfg->reconnect_min_ms * NS_PER_MS);
@@ -320,6 +344,21 @@ static int run(struct daemon *d)
 	blog(LOG_INFO, "stopped: %s", stats);
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	return 0;
+}
+
+/* The API's threads start with SIGTERM and SIGINT blocked (they inherit
+ * the mask), so the signals reach the main loop's ppoll() and stop it at
+ * once instead of landing in a pool thread. */
+static int start_api(struct daemon *d, char *err, size_t errlen)
+{
+	sigset_t block, saved;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &saved);
+	int rc = api_start(&d->api, d->cfg, d->st, &d->s, err, errlen);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	return rc;
 }
 
 /* ---- commands
@@ -363,8 +402,9 @@ static int cmd_set(struct store *st, int argc, char **argv, bool unset)
 int main(int argc, char **argv)
 {
 	const char *cfg_path = NULL, *backup = NULL;
+	const char *role = NULL, *customer = NULL, *revoke = NULL;
 	int set_at = 0, unset_at = 0;
-	bool rollup = false;
+	bool rollup = false, create_key = false;
 	int i;
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
@@ -379,6 +419,17 @@ int main(int argc, char **argv)
 			backup = argv[++i];
 		} else if (!strcmp(argv[i], "--rollup")) {
 			rollup = true;
+		} else if (!strcmp(argv[i], "--create-key")) {
+			create_key = true;
+		} else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
+			role = argv[++i];
+		} else if (!strcmp(argv[i], "--customer") && i + 1 < argc) {
+			customer = argv[++i];
+		} else if (!strcmp(argv[i], "--revoke-key") && i + 1 < argc) {
+			revoke = argv[++i];
+		} else if (!strcmp(argv[i], "--list-routes")) {
+			api_print_routes();
+			return 0;
 		} else if (!strcmp(argv[i], "--help") ||
 		           !strcmp(argv[i], "-h")) {
 			usage(stdout);
@@ -410,7 +461,25 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int rc = 0;
-	if (set_at || unset_at) {
+	if ((role || customer) && !create_key) {
+		fprintf(stderr, "billingd: --role and --customer go with "
+		                "--create-key\n");
+		rc = 2;
+	} else if (create_key) {
+		char key[160];
+		if (api_create_key(st, role, customer, key, sizeof(key), err,
+		                   sizeof(err))) {
+			fprintf(stderr, "billingd: %s\n", err);
+			rc = 2;
+		} else {
+			printf("%s\n", key);
+		}
+	} else if (revoke) {
+		if (api_revoke_key(st, revoke, err, sizeof(err))) {
+			fprintf(stderr, "billingd: %s\n", err);
+			rc = 1;
+		}
+	} else if (set_at || unset_at) {
 		int at = set_at ? set_at : unset_at;
 		rc = cmd_set(st, argc - at, argv + at, unset_at != 0);
 	} else if (backup) {
@@ -436,7 +505,17 @@ int main(int argc, char **argv)
 		blog(LOG_INFO, "database %s (WAL, synchronous=%s), link %s",
 		     cfg.database, cfg.sync_full ? "FULL" : "NORMAL",
 		     cfg.link_socket);
-		rc = run(&d);
+		if (billing_seed_plans(st, cfg.billing_config, err,
+		                       sizeof(err))) {
+			fprintf(stderr, "billingd: %s\n", err);
+			rc = 2;
+		} else if (start_api(&d, err, sizeof(err))) {
+			fprintf(stderr, "billingd: %s\n", err);
+			rc = 1;
+		} else {
+			rc = run(&d);
+			api_stop(d.api);
+		}
 		session_free(&d.s);
 		link_free(&l);
 	}

@@ -103,6 +103,10 @@ static const char *const schema_migrations[] = {
 
     /* 4: plans, quotas, invoices (billingd/billing_schema.h) */
     SCHEMA_BILLING,
+
+    /* 5: the REST API reads a domain's newest METER by domain, not by
+     * (boot, domid): GET /v1/domains/{name} (docs/api.md). */
+    "CREATE INDEX boot_domains_by_domain ON boot_domains(domain, boot);",
 };
 
 #define SCHEMA_VERSION                                                         \

@@ -104,6 +104,9 @@ void session_free(struct session *s)
 
 void session_closed(struct session *s)
 {
+	if (s->hooks.closed)
+		s->hooks.closed(s->hooks.ctx);
+	s->doms_gen++;
 	s->hello = s->listed = s->loss = false;
 	s->suspect = s->past_resend = false;
 	s->batch_max = 0;
@@ -155,8 +158,23 @@ static struct pending_cmd *send_cmd(struct session *s, struct wire_cmd *c)
 	*p = (struct pending_cmd){.req = c->request_id,
 	                          .op = c->op,
 	                          .domid = c->domid,
+	                          .tag = 0,
 	                          .sent_ns = link_now_ns()};
 	return p;
+}
+
+int session_command(struct session *s, struct wire_cmd *c, uint64_t tag)
+{
+	struct pending_cmd *p = send_cmd(s, c);
+	if (!p)
+		return -1;
+	p->tag = tag;
+	return 0;
+}
+
+bool session_ready(const struct session *s)
+{
+	return s->l->fd >= 0 && s->hello && s->listed;
 }
 
 static void list_page(struct session *s, domid_t cursor)
@@ -178,6 +196,7 @@ static void list_one(struct session *s, domid_t domid)
 
 static int dom_add(struct session *s, const struct wire_domain *d)
 {
+	s->doms_gen++;
 	long i = map_get(&s->by_domid, d->domid);
 	if (i >= 0) {
 		s->doms[i] = *d;
@@ -204,10 +223,21 @@ static void dom_remove(struct session *s, domid_t domid)
 	long i = map_get(&s->by_domid, domid);
 	if (i >= 0)
 		s->doms[i].domid = DOMID_INVALID; /* a tombstone */
+	s->doms_gen++;
 }
 
-static const struct wire_domain *dom_by_name(const struct session *s,
-                                             const char *name)
+/* A state change the hypervisor reported (an EVENT or a RESP). */
+static void dom_state(struct session *s, domid_t domid, uint8_t state)
+{
+	long i = map_get(&s->by_domid, domid);
+	if (i >= 0 && s->doms[i].domid == domid) {
+		s->doms[i].state = state;
+		s->doms_gen++;
+	}
+}
+
+const struct wire_domain *session_domain(const struct session *s,
+                                         const char *name)
 {
 	for (size_t i = 0; i < s->ndoms; i++)
 		if (s->doms[i].domid != DOMID_INVALID &&
@@ -294,7 +324,7 @@ int session_push_desired(struct session *s)
 	if (desired_load(s->st, &rows, &n))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		const struct wire_domain *d = dom_by_name(s, rows[i].name);
+		const struct wire_domain *d = session_domain(s, rows[i].name);
 		if (d)
 			push_one(s, &rows[i], d);
 	}
@@ -382,6 +412,15 @@ static int on_resp(struct session *s, const struct wire_resp *r)
 		return 0; /* late answer to a command we gave up on */
 	struct pending_cmd p = s->pend[i];
 	s->pend[i] = s->pend[--s->npend];
+	if (p.tag) {
+		if (!r->status && p.op == WIRE_OP_PAUSE)
+			dom_state(s, p.domid, WIRE_DOM_PAUSED);
+		if (!r->status && p.op == WIRE_OP_UNPAUSE)
+			dom_state(s, p.domid, WIRE_DOM_RUNNING);
+		if (s->hooks.resp)
+			s->hooks.resp(s->hooks.ctx, p.tag, r);
+		return 0;
+	}
 	switch (p.op) {
 	case WIRE_OP_LIST_DOMAINS:
 		if (r->status) {
@@ -426,6 +465,13 @@ static int on_resp(struct session *s, const struct wire_resp *r)
 			if (desired_mark(s->st, p.domain, p.generation,
 			                 s->boot_id, ps->status))
 				return -1;
+			if (s->hooks.pushed)
+				s->hooks.pushed(s->hooks.ctx, p.domain,
+				                p.generation, ps->status);
+			/* Read the entry back, so what the REST API shows
+			 * as live is the hypervisor's word. */
+			if (!ps->status)
+				list_one(s, p.domid);
 			/* The desired state may have changed meanwhile. */
 			s->repush = true;
 		}
@@ -453,6 +499,27 @@ static int on_event(struct session *s, const struct wire_event *e, uint64_t seq)
 	}
 	case WIRE_EV_DESTROYED:
 		dom_remove(s, e->domid);
+		break;
+	default:
+		break;
+	}
+	/* A resent record (numbered up to the HELLO) is older than the
+	 * HELLO's domain list: its state is stale. */
+	if (seq <= s->hello_seq)
+		return 0;
+	switch (e->kind) {
+	case WIRE_EV_PAUSED:
+		dom_state(s, e->domid, WIRE_DOM_PAUSED);
+		break;
+	case WIRE_EV_UNPAUSED:
+		dom_state(s, e->domid, WIRE_DOM_RUNNING);
+		break;
+	case WIRE_EV_EXITED:
+		dom_state(s, e->domid, WIRE_DOM_EXITED);
+		break;
+	case WIRE_EV_CRASHED:
+	case WIRE_EV_KILLED:
+		dom_state(s, e->domid, WIRE_DOM_CRASHED);
 		break;
 	default:
 		break;
@@ -634,6 +701,13 @@ void session_tick(struct session *s, uint64_t now)
 			continue;
 		}
 		s->pend[i] = s->pend[--s->npend];
+		if (p.tag) {
+			/* The REST caller has its own (shorter) deadline
+			 * and answered already. */
+			blog(LOG_WARN, "command %" PRIu64 " (op %u) unanswered",
+			     p.req, p.op);
+			continue;
+		}
 		blog(LOG_WARN,
 		     "command %" PRIu64 " (op %u) unanswered; retrying", p.req,
 		     p.op);

@@ -49,6 +49,7 @@ struct u64map {         /* open addressing: key -> index into a side array */
 
 struct pending_cmd {
 	uint64_t req;
+	uint64_t tag; /* session_command(): handed back to hooks.resp */
 	uint16_t op;
 	domid_t domid;
 	int64_t domain; /* SET_*: domains.id */
@@ -62,8 +63,25 @@ struct push_state {
 	int status;                 /* first refusal, or 0 */
 };
 
+/* What the owner of the session (billingd's main loop, for the REST API's
+ * commands) hears about, all called on the main loop's thread, some inside
+ * the batch transaction: the hooks must not touch the store. */
+struct session_hooks {
+	void *ctx;
+	/* The RESP to session_command(tag); status 0 or FS_E*. */
+	void (*resp)(void *ctx, uint64_t tag, const struct wire_resp *r);
+	/* A push of desired generation `generation` of domains.id `domain`
+	 * was answered: status 0 (applied) or the first refusal. */
+	void (*pushed)(void *ctx, int64_t domain, int64_t generation,
+	               int status);
+	/* The connection closed: every tagged command is forgotten. */
+	void (*closed)(void *ctx);
+};
+
 struct session {
 	const struct config *cfg;
+	struct session_hooks hooks;
+	uint64_t doms_gen; /* bumped whenever doms[] changes */
 	struct store *st;
 	struct link *l;
 
@@ -83,9 +101,9 @@ struct session {
 	uint64_t hello_sent_ns; /* when we last said HELLO */
 	int hello_tries;        /* HELLOs sent without an answer */
 	uint64_t loss_ns;
-	uint64_t batch_max; /* highest record seq in the open batch */
-	uint64_t ack_point; /* highest record seq committed, loss-free */
-	uint64_t acked;     /* last ACK sent */
+	uint64_t batch_max;  /* highest record seq in the open batch */
+	uint64_t ack_point;  /* highest record seq committed, loss-free */
+	uint64_t acked;      /* last ACK sent */
 	uint64_t max_record; /* highest record seq received (this boot) */
 
 	struct wire_domain *doms; /* the hypervisor's domains */
@@ -132,6 +150,18 @@ int session_end_batch(struct session *s);
 /* Push every desired-state row not yet pushed on this connection (call
  * when the desired state may have changed). 0 or -1. */
 int session_push_desired(struct session *s);
+
+/* Send c (domid, op and body set by the caller) with a fresh request id;
+ * its RESP goes to hooks.resp with tag (non-zero). A tagged command is not
+ * retried: unanswered after cmd_timeout_ms it is dropped. 0, or -1 if it
+ * could not be queued. */
+int session_command(struct session *s, struct wire_cmd *c, uint64_t tag);
+/* The hypervisor's entry for name (a live domain), or NULL. */
+const struct wire_domain *session_domain(const struct session *s,
+                                         const char *name);
+/* The link is up, the hypervisor said HELLO and its domain list is
+ * complete: commands by name can be sent. */
+bool session_ready(const struct session *s);
 
 /* Periodic work: commands unanswered for cmd_timeout_ms are retried. */
 void session_tick(struct session *s, uint64_t now_ns);

@@ -149,7 +149,7 @@ class Billingd:
         self.log = os.path.join(d, name + ".log")
         c = {"link_socket": sock, "database": self.db, "log_level": "info",
              "reconnect_min_ms": 20, "reconnect_max_ms": 200,
-             "desired_poll_ms": 50}
+             "desired_poll_ms": 50, "api_port": 0}
         c.update(conf)
         with open(self.conf, "w") as f:
             for k, v in c.items():

@@ -14,8 +14,14 @@
  * link when no billingd holds it: HELLO, then one CMD at a time, each
  * answered by a RESP with the same request id. It never acknowledges
  * records: METERs and EVENTs stay in the hypervisor's replay buffer for
- * billingd. (The REST client mode of design.md section 7 comes with the
- * REST API, issue 7.)
+ * billingd.
+ *
+ *   hvctl --api URL --key KEY [--json] [--timeout-ms N] COMMAND [ARGS]
+ *
+ * talks to billingd's REST API instead (rest.c): list, show NAME, set,
+ * pause, unpause, destroy, create (with owner=ID), invoice MONTH
+ * [CUSTOMER], usage NAME FROM TO [STEP]. This is the way while billingd
+ * holds the link.
  *
  * Exit status: 0 done; 1 refused by the hypervisor (the FS_E* reason is
  * printed) or a link failure; 2 a bad command line.
@@ -29,6 +35,7 @@
 #include <string.h>
 
 #include "fs_errors.h"
+#include "rest.h"
 #include "tools/link/kv.h"
 #include "tools/link/link.h"
 
@@ -52,7 +59,15 @@ static void usage(FILE *f)
 	        "      io_bps io_iops io_burst_bytes io_burst_ops\n"
 	        "      memory_max_mb mem_growth_pages_per_s "
 	        "mem_growth_burst_pages\n"
-	        "      memory_mb (create only)\n");
+	        "      memory_mb (create only)\n"
+	        "usage: hvctl --api URL --key KEY [--json] [--timeout-ms N] "
+	        "COMMAND\n"
+	        "  list | show NAME | set NAME key=value ...\n"
+	        "  pause NAME | unpause NAME | destroy NAME\n"
+	        "  create IMAGE NAME [key=value ...] [args='K=V ...'] "
+	        "[owner=ID]\n"
+	        "  invoice YYYY-MM [CUSTOMER]   CSV (JSON with --json)\n"
+	        "  usage NAME FROM TO [1m|1h|1d] RFC 3339 times\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -438,11 +453,15 @@ static int cmd_create(const char *image, const char *name, char **kv, int n)
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *api = NULL, *key = NULL;
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--link") == 0 && i + 1 < argc) {
 			path = argv[++i];
+		} else if (strcmp(argv[i], "--api") == 0 && i + 1 < argc) {
+			api = argv[++i];
+		} else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+			key = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else if (strcmp(argv[i], "--timeout-ms") == 0 &&
@@ -469,9 +488,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (api || key) {
+		if (path || !api || !key) {
+			fprintf(stderr, "hvctl: --api URL needs --key KEY and "
+			                "excludes --link\n");
+			return 2;
+		}
+		return rest_main(api, key, json, timeout_ms, argv[i],
+		                 argc - i - 1, argv + i + 1);
+	}
 	if (!path) {
-		fprintf(stderr, "hvctl: --link PATH is required (the REST "
-		                "client mode comes with billingd's API)\n");
+		fprintf(stderr,
+		        "hvctl: --link PATH or --api URL is required\n");
 		return 2;
 	}
 	const char *cmd = argv[i++];

@@ -1,0 +1,722 @@
+/*
+ * /v1/domains: list, one domain, create, destroy, pause, unpause, shares
+ * (desired state with ETag / If-Match) and owner. Commands for the
+ * hypervisor go through jobs (hv.c): a handler runs twice, before the job
+ * (validate, queue, suspend) and after it (c->job set: answer).
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "billingd/billing.h"
+#include "billingd/desired.h"
+#include "fs_errors.h"
+#include "internal.h"
+#include "tools/link/kv.h"
+#include "tools/link/link.h"
+
+/* The shares of the API: kv keys 0..API_NSHARES-1 (cpu_weight ..
+ * memory_max_mb); the memory growth keys stay with billingd --set. */
+#define API_NSHARES (KV_MEMORY_MAX_MB + 1)
+
+int need_admin(struct call *c)
+{
+	if (c->who.admin)
+		return 0;
+	reply_err(c, API_FORBIDDEN, "a tenant key cannot change anything");
+	return -1;
+}
+
+int domain_visible(struct call *c, const char *name, int64_t *id, char *owner,
+                   size_t ownerlen)
+{
+	sqlite3_stmt *q;
+	if (!wire_name_valid(name))
+		goto hidden;
+	if (sqlite3_prepare_v2(store_db(c->st),
+	                       "SELECT id, customer FROM domains WHERE name=?",
+	                       -1, &q, NULL)) {
+		reply_err(c, API_INTERNAL, "%s",
+		          sqlite3_errmsg(store_db(c->st)));
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	bool found = sqlite3_step(q) == SQLITE_ROW;
+	const char *cust = found ? (const char *)sqlite3_column_text(q, 1) : 0;
+	if (found && !c->who.admin && (!cust || strcmp(cust, c->who.customer)))
+		found = false; /* another customer's: as if absent */
+	if (found) {
+		*id = sqlite3_column_int64(q, 0);
+		if (owner)
+			snprintf(owner, ownerlen, "%s", cust ? cust : "");
+	}
+	sqlite3_finalize(q);
+	if (found)
+		return 0;
+hidden:
+	reply_err(c, API_NOT_FOUND, "no domain '%.64s'", name);
+	return -1;
+}
+
+/* ---- reading a domain ---------------------------------------------------- */
+
+/* One row per domain: desired state and the newest METER's counters. */
+#define DOMAIN_SQL                                                             \
+	"SELECT d.id, d.name, d.customer, s.generation, "                      \
+	"s.applied_generation, s.applied_boot, s.last_status, "                \
+	"s.cpu_weight, s.cpu_cap_pct, s.warp_us, s.warp_limit_us, "            \
+	"s.unwarp_us, s.io_bps, s.io_iops, s.io_burst_bytes, "                 \
+	"s.io_burst_ops, s.memory_max_mb, b.boot_id, bd.last_mono_ns, "        \
+	"b.wall_offset_ns, bd.cpu_ns, bd.ready_ns, bd.cap_throttled_ns, "      \
+	"bd.warped_ns, bd.dispatches, bd.wakeups, bd.hypercalls, "             \
+	"bd.blk_read_ops, bd.blk_write_ops, bd.blk_read_bytes, "               \
+	"bd.blk_write_bytes, bd.blk_throttled_ns, bd.mem_pages, "              \
+	"bd.mem_page_ns FROM domains d "                                       \
+	"LEFT JOIN desired s ON s.domain = d.id "                              \
+	"LEFT JOIN boot_domains bd ON bd.domain = d.id AND bd.boot = "         \
+	"(SELECT max(boot) FROM boot_domains x WHERE x.domain = d.id AND "     \
+	"x.last_mono_ns IS NOT NULL) "                                         \
+	"LEFT JOIN boots b ON b.id = bd.boot "
+#define COL_DESIRED 7
+#define COL_BOOT 17
+#define COL_COUNTERS 20
+
+static const char *const counter_names[] = {
+    "cpu_ns",        "ready_ns",       "cap_throttled_ns", "warped_ns",
+    "dispatches",    "wakeups",        "hypercalls",       "blk_read_ops",
+    "blk_write_ops", "blk_read_bytes", "blk_write_bytes",  "blk_throttled_ns",
+    "mem_pages",     "mem_page_ns"};
+
+static const char *state_name(const struct dom_live *l, bool link_up)
+{
+	static const char *const n[] = {"unknown", "created", "running",
+	                                "paused",  "exited",  "crashed",
+	                                "dying"};
+	if (!link_up)
+		return "unknown"; /* the link is down: we cannot tell */
+	if (!l->live)
+		return "absent";
+	return l->d.state <= WIRE_DOM_STATE_MAX ? n[l->d.state] : "unknown";
+}
+
+struct desired_info {
+	struct kv_params p; /* managed keys */
+	int64_t generation;
+	const char *state; /* unmanaged, applied, pending, refused */
+};
+
+static void desired_from_row(sqlite3_stmt *q, uint64_t boot_id,
+                             struct desired_info *di)
+{
+	memset(di, 0, sizeof(*di));
+	for (unsigned k = 0; k < API_NSHARES; k++)
+		if (sqlite3_column_type(q, COL_DESIRED + (int)k) !=
+		    SQLITE_NULL) {
+			di->p.v[k] = (uint64_t)sqlite3_column_int64(
+			    q, COL_DESIRED + (int)k);
+			di->p.set |= 1u << k;
+		}
+	di->generation = sqlite3_column_int64(q, 3);
+	if (!di->p.set)
+		di->state = "unmanaged";
+	else if (sqlite3_column_int64(q, 4) == di->generation &&
+	         (uint64_t)sqlite3_column_int64(q, 5) == boot_id)
+		di->state = "applied";
+	else if (sqlite3_column_type(q, 6) != SQLITE_NULL &&
+	         sqlite3_column_int(q, 6) != 0)
+		di->state = "refused";
+	else
+		di->state = "pending";
+}
+
+/* Each share: the desired value if managed, else the hypervisor's. */
+static json_t *shares_json(const struct kv_params *want,
+                           const struct dom_live *l)
+{
+	struct kv_params live = {0};
+	if (l->live)
+		kv_from_domain(&l->d, &live);
+	json_t *o = json_object();
+	for (unsigned k = 0; k < API_NSHARES; k++) {
+		json_t *v = json_null();
+		if (want->set & (1u << k))
+			v = json_integer((json_int_t)want->v[k]);
+		else if (live.set & (1u << k))
+			v = json_integer((json_int_t)live.v[k]);
+		json_object_set_new(o, kv_name(k), v);
+	}
+	return o;
+}
+
+static json_t *managed_json(const struct kv_params *p)
+{
+	json_t *a = json_array();
+	for (unsigned k = 0; k < API_NSHARES; k++)
+		if (p->set & (1u << k))
+			json_array_append_new(a, json_string(kv_name(k)));
+	return a;
+}
+
+static json_t *counters_json(sqlite3_stmt *q)
+{
+	if (sqlite3_column_type(q, COL_BOOT + 1) == SQLITE_NULL)
+		return json_null();
+	int64_t wall_ns = sqlite3_column_int64(q, COL_BOOT + 2) +
+	                  sqlite3_column_int64(q, COL_BOOT + 1);
+	char at[40];
+	format_rfc3339(wall_ns / 1000000000, at, sizeof(at));
+	char boot[20];
+	snprintf(boot, sizeof(boot), "%016llx",
+	         (unsigned long long)sqlite3_column_int64(q, COL_BOOT));
+	json_t *o = json_pack("{s:s, s:s}", "at", at, "boot_id", boot);
+	for (int i = 0; i < 14; i++)
+		json_object_set_new(
+		    o, counter_names[i],
+		    json_integer(sqlite3_column_int64(q, COL_COUNTERS + i)));
+	return o;
+}
+
+static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
+{
+	const char *name = (const char *)sqlite3_column_text(q, 1);
+	const char *owner = (const char *)sqlite3_column_text(q, 2);
+	struct link_view lv;
+	struct dom_live l;
+	hv_link(c->api->hv, &lv);
+	hv_lookup(c->api->hv, name, &l);
+	struct desired_info di;
+	desired_from_row(q, lv.boot_id, &di);
+	json_t *o = json_pack(
+	    "{s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:I, s:s, s:o}", "name", name,
+	    "owner", owner ? json_string(owner) : json_null(), "state",
+	    state_name(&l, lv.up), "domid",
+	    l.live ? json_integer(l.d.domid) : json_null(), "memory_mb",
+	    l.live ? json_integer((json_int_t)l.d.memory_mb) : json_null(),
+	    "shares", shares_json(&di.p, &l), "managed", managed_json(&di.p),
+	    "generation", (json_int_t)di.generation, "shares_state", di.state,
+	    "counters", counters_json(q));
+	/* The hypervisor's own values (read back after every push). */
+	struct kv_params none = {0};
+	json_object_set_new(o, "live",
+	                    l.live ? shares_json(&none, &l) : json_null());
+	if (o && full) {
+		struct api_err e = {0};
+		json_t *qj = quota_get(c->st, name, &e);
+		json_object_set_new(o, "quota", qj ? qj : json_null());
+	}
+	return o;
+}
+
+int h_domains_list(struct call *c)
+{
+	sqlite3_stmt *q;
+	const char *sql = c->who.admin ? DOMAIN_SQL "ORDER BY d.name"
+	                               : DOMAIN_SQL
+	                      "WHERE d.customer=? ORDER BY d.name";
+	if (sqlite3_prepare_v2(store_db(c->st), sql, -1, &q, NULL))
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	if (!c->who.admin)
+		sqlite3_bind_text(q, 1, c->who.customer, -1, SQLITE_STATIC);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		json_array_append_new(a, domain_json(c, q, false));
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		json_decref(a);
+		return reply_err(c, API_INTERNAL, "listing domains failed");
+	}
+	return reply_json(c, 200, json_pack("{s:o}", "domains", a));
+}
+
+int h_domain_get(struct call *c)
+{
+	int64_t id;
+	if (domain_visible(c, c->arg, &id, NULL, 0))
+		return ROUTE_DONE;
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(store_db(c->st), DOMAIN_SQL "WHERE d.id=?", -1,
+	                       &q, NULL))
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	sqlite3_bind_int64(q, 1, id);
+	json_t *o =
+	    sqlite3_step(q) == SQLITE_ROW ? domain_json(c, q, true) : NULL;
+	sqlite3_finalize(q);
+	if (!o)
+		return reply_err(c, API_INTERNAL, "reading domain failed");
+	return reply_json(c, 200, o);
+}
+
+/* ---- commands -------------------------------------------------------------
+ */
+
+/* The answer to a finished lifecycle job. */
+static int job_reply(struct call *c, const char *done_state, unsigned status)
+{
+	struct job *j = c->job;
+	switch (atomic_load_explicit(&j->outcome, memory_order_acquire)) {
+	case JOB_DONE:
+		break;
+	case JOB_NO_DOMAIN:
+		return reply_err(c, API_CONFLICT,
+		                 "domain '%s' is not running on the hypervisor",
+		                 j->name);
+	case JOB_TIMEOUT:
+		return reply_err(
+		    c, API_UNAVAILABLE,
+		    "no answer from the hypervisor within %llu ms",
+		    (unsigned long long)c->api->cfg->api_cmd_wait_ms);
+	default:
+		return reply_err(c, API_UNAVAILABLE,
+		                 "the management link is down");
+	}
+	if (j->status == FS_EEXIST)
+		return reply_err(c, API_CONFLICT,
+		                 "a domain '%s' exists already", j->name);
+	if (j->status == FS_EBUSY)
+		return reply_err(c, API_CONFLICT,
+		                 "domain '%s' is in a state that forbids this "
+		                 "(FS_EBUSY)",
+		                 j->name);
+	if (j->status == FS_ENOENT && j->kind == JOB_CREATE)
+		return reply_err(c, API_INVALID_FIELD,
+		                 "image: the hypervisor has no image '%s'",
+		                 j->create.image);
+	if (j->status)
+		return reply_err(c, API_HV_REFUSED, "%s: %s",
+		                 link_err_name(j->status),
+		                 link_err_text(j->status));
+	json_t *o =
+	    json_pack("{s:s, s:s}", "name", j->name, "state", done_state);
+	if (j->kind == JOB_CREATE)
+		json_object_set_new(o, "domid", json_integer(j->domid));
+	return reply_json(c, status, o);
+}
+
+static int lifecycle(struct call *c, enum job_kind kind, const char *state)
+{
+	if (c->job)
+		return job_reply(c, state, 200);
+	int64_t id;
+	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c))
+		return ROUTE_DONE;
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return reply_err(c, API_INTERNAL, "out of memory");
+	j->kind = kind;
+	snprintf(j->name, sizeof(j->name), "%.31s", c->arg);
+	j->wait_ns = c->api->cfg->api_cmd_wait_ms * NS_PER_MS;
+	return call_submit(c, j);
+}
+
+int h_domain_delete(struct call *c)
+{
+	return lifecycle(c, JOB_DESTROY, "destroyed");
+}
+
+int h_domain_pause(struct call *c)
+{
+	return lifecycle(c, JOB_PAUSE, "paused");
+}
+
+int h_domain_unpause(struct call *c)
+{
+	return lifecycle(c, JOB_UNPAUSE, "running");
+}
+
+/* A share field's value into p (range of kv.h). 0, or -1 with reply. */
+static int share_field(struct call *c, const char *key, json_t *v,
+                       struct kv_params *p, uint32_t *clear, bool nullable)
+{
+	int k = kv_lookup(key);
+	char err[160];
+	if (k < 0 || k >= (int)API_NSHARES) {
+		reply_err(c, API_UNKNOWN_FIELD, "unknown field '%.64s'", key);
+		return -1;
+	}
+	if (json_is_null(v) && nullable) {
+		*clear |= 1u << k;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		uint64_t lo, hi;
+		kv_range((unsigned)k, &lo, &hi);
+		reply_err(c, API_INVALID_FIELD,
+		          "%s must be an integer %llu..%llu%s", key,
+		          (unsigned long long)lo, (unsigned long long)hi,
+		          nullable ? " or null" : "");
+		return -1;
+	}
+	if (kv_set(p, (unsigned)k, (uint64_t)json_integer_value(v), err,
+	           sizeof(err))) {
+		reply_err(c, API_INVALID_FIELD, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int h_domain_create(struct call *c)
+{
+	if (c->job)
+		return job_reply(c, "running", 201);
+	if (need_admin(c))
+		return ROUTE_DONE;
+	json_t *b = body_object(c, false);
+	if (!b)
+		return ROUTE_DONE;
+	struct kv_params p = {0};
+	uint32_t clear = 0;
+	const char *name = NULL, *image = NULL, *args = "", *owner = NULL;
+	uint64_t mem_mb = 64;
+	const char *key;
+	json_t *v;
+	int rc = -1;
+	json_object_foreach(b, key, v)
+	{
+		const char **str = !strcmp(key, "name")    ? &name
+		                   : !strcmp(key, "image") ? &image
+		                   : !strcmp(key, "args")  ? &args
+		                   : !strcmp(key, "owner") ? &owner
+		                                           : NULL;
+		if (str) {
+			if (!json_is_string(v)) {
+				reply_err(c, API_INVALID_FIELD,
+				          "%s must be a string", key);
+				goto out;
+			}
+			*str = json_string_value(v);
+		} else if (!strcmp(key, "memory_mb")) {
+			uint64_t lo, hi;
+			kv_range(KV_MEMORY_MB, &lo, &hi);
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    (uint64_t)json_integer_value(v) < lo ||
+			    (uint64_t)json_integer_value(v) > hi) {
+				reply_err(c, API_INVALID_FIELD,
+				          "memory_mb must be an integer "
+				          "%llu..%llu",
+				          (unsigned long long)lo,
+				          (unsigned long long)hi);
+				goto out;
+			}
+			mem_mb = (uint64_t)json_integer_value(v);
+		} else if (share_field(c, key, v, &p, &clear, false)) {
+			goto out;
+		}
+	}
+	if (!name || !image) {
+		reply_err(c, API_MISSING_FIELD, "%s is required",
+		          !name ? "name" : "image");
+		goto out;
+	}
+	if (!wire_name_valid(name) || !wire_name_valid(image)) {
+		reply_err(c, API_INVALID_FIELD,
+		          "%s must be 1..%u characters of [A-Za-z0-9_.-]",
+		          wire_name_valid(name) ? "image" : "name",
+		          WIRE_NAME_MAX);
+		goto out;
+	}
+	size_t alen = strlen(args);
+	for (size_t i = 0; i < alen; i++)
+		if (args[i] < 0x20 || args[i] > 0x7e)
+			alen = WIRE_ARGS_MAX + 1;
+	if (alen > WIRE_ARGS_MAX) {
+		reply_err(c, API_INVALID_FIELD,
+		          "args must be at most %u printable ASCII characters",
+		          WIRE_ARGS_MAX);
+		goto out;
+	}
+	if (owner && !ident_valid(owner, API_CUSTOMER_MAX)) {
+		reply_err(c, API_INVALID_FIELD, "owner: no customer '%.64s'",
+		          owner);
+		goto out;
+	}
+	if (p.set & (1u << KV_MEMORY_MAX_MB)) {
+		reply_err(c, API_INVALID_FIELD,
+		          "memory_max_mb is set with PUT .../shares after "
+		          "creation");
+		goto out;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		reply_err(c, API_INTERNAL, "out of memory");
+		goto out;
+	}
+	j->kind = JOB_CREATE;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	struct wire_create *k = &j->create;
+	snprintf(k->image, sizeof(k->image), "%s", image);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->memory_mb = mem_mb;
+	k->sched = (struct wire_sched_params){.cpu_weight = 256};
+	kv_apply_sched(&p, &k->sched);
+	kv_apply_io(&p, &k->io);
+	k->args_len = (uint32_t)alen;
+	memcpy(k->args, args, alen);
+	/* The owner is recorded before the domain exists, so a tenant sees
+	 * it from its first METER on; a failed create leaves a domains row
+	 * (the name) and nothing else. */
+	if (owner) {
+		sqlite3_stmt *q;
+		sqlite3 *db = store_db(c->st);
+		int64_t id = store_begin(c->st)
+		                 ? -1
+		                 : store_domain_id(c->st, name, true);
+		int ok = id > 0 && !sqlite3_prepare_v2(
+		                       db,
+		                       "UPDATE domains SET customer=(SELECT "
+		                       "id FROM customers WHERE id=?) "
+		                       "WHERE id=? AND EXISTS(SELECT 1 FROM "
+		                       "customers WHERE id=?)",
+		                       -1, &q, NULL);
+		if (ok) {
+			sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 2, id);
+			sqlite3_bind_text(q, 3, owner, -1, SQLITE_STATIC);
+			ok = sqlite3_step(q) == SQLITE_DONE;
+			sqlite3_finalize(q);
+		}
+		if (!ok || !sqlite3_changes(db)) {
+			store_rollback(c->st);
+			free(j);
+			if (ok)
+				reply_err(c, API_INVALID_FIELD,
+				          "owner: no customer '%.64s'", owner);
+			else
+				reply_err(c, API_INTERNAL, "%s",
+				          sqlite3_errmsg(db));
+			goto out;
+		}
+		if (store_commit(c->st)) {
+			free(j);
+			reply_err(c, API_INTERNAL, "%s", sqlite3_errmsg(db));
+			goto out;
+		}
+	}
+	j->wait_ns = c->api->cfg->api_cmd_wait_ms * NS_PER_MS;
+	snprintf(c->location, sizeof(c->location), "/v1/domains/%s", name);
+	json_decref(b);
+	return call_submit(c, j);
+out:
+	json_decref(b);
+	(void)rc;
+	return ROUTE_DONE;
+}
+
+/* ---- shares ----------------------------------------------------------------
+ */
+
+static int read_shares(struct call *c, int64_t id, struct desired_info *di,
+                       uint64_t boot_id)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(store_db(c->st), DOMAIN_SQL "WHERE d.id=?", -1,
+	                       &q, NULL))
+		return -1;
+	sqlite3_bind_int64(q, 1, id);
+	int rc = sqlite3_step(q) == SQLITE_ROW ? 0 : -1;
+	if (!rc)
+		desired_from_row(q, boot_id, di);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int shares_reply(struct call *c, int64_t id, const char *state)
+{
+	struct link_view lv;
+	struct dom_live l;
+	struct desired_info di;
+	hv_link(c->api->hv, &lv);
+	hv_lookup(c->api->hv, c->arg, &l);
+	if (read_shares(c, id, &di, lv.boot_id))
+		return reply_err(c, API_INTERNAL, "reading shares failed");
+	if (state && !strcmp(di.state, "applied"))
+		state = "applied";
+	snprintf(c->etag, sizeof(c->etag), "\"%lld\"",
+	         (long long)di.generation);
+	json_t *o =
+	    json_pack("{s:s, s:o, s:o, s:I, s:s}", "name", c->arg, "shares",
+	              shares_json(&di.p, &l), "managed", managed_json(&di.p),
+	              "generation", (json_int_t)di.generation, "state",
+	              state ? state : di.state);
+	if (o && state)
+		json_object_set_new(o, "applied",
+		                    json_boolean(!strcmp(state, "applied")));
+	return reply_json(c, 200, o);
+}
+
+int h_shares_get(struct call *c)
+{
+	int64_t id;
+	if (domain_visible(c, c->arg, &id, NULL, 0))
+		return ROUTE_DONE;
+	return shares_reply(c, id, NULL);
+}
+
+/* Does the If-Match header (absent: yes) name generation gen? */
+static bool if_match(struct call *c, int64_t gen)
+{
+	const char *h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+	                                            MHD_HTTP_HEADER_IF_MATCH);
+	if (!h)
+		return true;
+	char tag[32];
+	snprintf(tag, sizeof(tag), "\"%lld\"", (long long)gen);
+	for (const char *p = h; *p;) {
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return true;
+		size_t n = strcspn(p, ",");
+		size_t t = n;
+		while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+			t--;
+		if (t == strlen(tag) && !memcmp(p, tag, t))
+			return true; /* strong comparison: W/ never matches */
+		p += n;
+	}
+	return false;
+}
+
+static int shares_answer(struct call *c)
+{
+	struct job *j = c->job;
+	const char *state = "pending";
+	if (atomic_load_explicit(&j->outcome, memory_order_acquire) == JOB_DONE)
+		state = j->status ? "refused" : "applied";
+	return shares_reply(c, j->domain, state);
+}
+
+static int shares_change(struct call *c, bool replace)
+{
+	if (c->job)
+		return shares_answer(c);
+	int64_t id;
+	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c))
+		return ROUTE_DONE;
+	json_t *b = body_object(c, !replace);
+	if (!b)
+		return ROUTE_DONE;
+	struct kv_params p = {0};
+	uint32_t clear = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(b, key, v)
+	{
+		if (share_field(c, key, v, &p, &clear, true)) {
+			json_decref(b);
+			return ROUTE_DONE;
+		}
+	}
+	json_decref(b);
+	if (replace) /* PUT: what is not given is not managed */
+		clear = ((1u << API_NSHARES) - 1) & ~p.set;
+	struct kv_params cl = {.set = clear};
+	char err[256];
+	struct desired_info di;
+	struct link_view lv;
+	hv_link(c->api->hv, &lv);
+	if (store_begin(c->st) || read_shares(c, id, &di, lv.boot_id))
+		goto sqlerr;
+	if (!if_match(c, di.generation)) {
+		store_rollback(c->st);
+		return reply_err(c, API_PRECONDITION,
+		                 "the shares are at ETag \"%lld\"",
+		                 (long long)di.generation);
+	}
+	if ((p.set &&
+	     billingd_set_desired(c->st, c->arg, &p, err, sizeof(err))) ||
+	    (cl.set && (di.p.set & cl.set) &&
+	     billingd_clear_desired(c->st, c->arg, &cl, err, sizeof(err))))
+		goto fail;
+	if (read_shares(c, id, &di, lv.boot_id) || store_commit(c->st))
+		goto sqlerr;
+	if (!di.p.set || !(p.set | cl.set) || !c->api->cfg->api_apply_wait_ms)
+		return shares_reply(c, id, di.p.set ? "pending" : NULL);
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return shares_reply(c, id, "pending");
+	j->kind = JOB_APPLIED;
+	snprintf(j->name, sizeof(j->name), "%.31s", c->arg);
+	j->domain = id;
+	j->generation = di.generation;
+	j->wait_ns = c->api->cfg->api_apply_wait_ms * NS_PER_MS;
+	return call_submit(c, j);
+sqlerr:
+	snprintf(err, sizeof(err), "%s", sqlite3_errmsg(store_db(c->st)));
+fail:
+	store_rollback(c->st);
+	return reply_err(c, API_INTERNAL, "%s", err);
+}
+
+int h_shares_put(struct call *c)
+{
+	return shares_change(c, true);
+}
+
+int h_shares_patch(struct call *c)
+{
+	return shares_change(c, false);
+}
+
+/* ---- owner ------------------------------------------------------------------
+ */
+
+int h_owner_put(struct call *c)
+{
+	int64_t id;
+	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c))
+		return ROUTE_DONE;
+	json_t *b = body_object(c, false);
+	if (!b)
+		return ROUTE_DONE;
+	const char *key;
+	json_t *v, *cust = NULL;
+	json_object_foreach(b, key, v)
+	{
+		if (strcmp(key, "customer")) {
+			json_decref(b);
+			return reply_err(c, API_UNKNOWN_FIELD,
+			                 "unknown field '%.64s'", key);
+		}
+		cust = v;
+	}
+	int rc;
+	if (!cust)
+		rc = reply_err(c, API_MISSING_FIELD, "customer is required");
+	else if (!json_is_null(cust) && !json_is_string(cust))
+		rc = reply_err(c, API_INVALID_FIELD,
+		               "customer must be a customer id or null");
+	else {
+		const char *id_s = json_string_value(cust); /* NULL: none */
+		sqlite3 *db = store_db(c->st);
+		sqlite3_stmt *q;
+		if (sqlite3_prepare_v2(
+		        db,
+		        "UPDATE domains SET customer=? WHERE id=? AND (?1 IS "
+		        "NULL OR EXISTS(SELECT 1 FROM customers WHERE id=?1))",
+		        -1, &q, NULL)) {
+			json_decref(b);
+			return reply_err(c, API_INTERNAL, "%s",
+			                 sqlite3_errmsg(db));
+		}
+		if (id_s)
+			sqlite3_bind_text(q, 1, id_s, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, id);
+		int st = sqlite3_step(q);
+		sqlite3_finalize(q);
+		if (st != SQLITE_DONE)
+			rc = reply_err(c, API_INTERNAL, "%s",
+			               sqlite3_errmsg(db));
+		else if (!sqlite3_changes(db))
+			rc = reply_err(c, API_INVALID_FIELD,
+			               "customer: no customer '%.64s'", id_s);
+		else
+			rc = reply_json(c, 200,
+			                json_pack("{s:s, s:O}", "name", c->arg,
+			                          "owner", cust));
+	}
+	json_decref(b);
+	return rc;
+}
