@@ -6,7 +6,9 @@
 # with ASan/UBSan for the unit tests. See mk/flags.mk for the flag sets.
 #
 #   make          build everything (default)
-#   make run      install missing packages, build, boot the demo host in QEMU
+#   make run      install missing packages, build, run the whole system:
+#                 the hypervisor in QEMU, billingd, the REST API (Ctrl-C stops)
+#   make run-demo the demo host for 5 s of virtual time, then its usage table
 #   make run-sim  the same slices in the simulator (hvsim)
 #   make iso      build/fairshare.iso: GRUB + hypervisor + demo guests
 #   make test     install missing packages, build, run every suite
@@ -44,7 +46,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory run-demo
+	@tools/run-system.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS) $(TEST_DEPS)
