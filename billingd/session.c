@@ -375,7 +375,16 @@ static int on_hello(struct session *s, const struct wire_hello *h, uint64_t seq)
 		/* sequence numbers are per boot */
 		s->ack_point = s->acked = s->max_record = 0;
 		s->boot_id = h->boot_id;
+		s->hv_dropped = 0;
 	}
+	if (h->dropped > s->hv_dropped)
+		blog(LOG_WARN,
+		     "the hypervisor dropped %" PRIu64 " records from its full "
+		     "replay log (%u this boot): counters are cumulative, so "
+		     "totals stay right; only the detail of that span is lost "
+		     "(raise replay_kb to cover longer outages)",
+		     h->dropped - s->hv_dropped, h->dropped);
+	s->hv_dropped = h->dropped;
 	/* The answer to a resync HELLO on a working connection: only the
 	 * sequence bookkeeping starts over (the resend follows). */
 	bool resync = s->hello && s->listed && h->boot_id == s->boot_id;
@@ -647,6 +656,7 @@ int session_save_stats(struct session *s)
 	    {"acked_seq",
 	     s->batch_max > s->ack_point ? s->batch_max : s->ack_point},
 	    {"max_record_seq", s->max_record},
+	    {"hv_replay_dropped", s->hv_dropped},
 	};
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		if (store_stat(s->st, v[i].n, v[i].v))

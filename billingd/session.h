@@ -122,6 +122,8 @@ struct session {
 	bool repush; /* a push completed: look for newer desired state */
 
 	/* Totals over all connections, for logs and the stats table. */
+	uint64_t hv_dropped; /* HELLO's `dropped`: records the hypervisor
+	                      * dropped from its replay log this boot */
 	uint64_t records, acks_sent, gaps, losses, foreign, pushes,
 	    push_refused;
 };
