@@ -11,7 +11,11 @@ end through store_meter() and store_rollup(), so the month is complete),
 then times the monthly invoice: the first request (compute, freeze, render
 JSON for every customer; goal < 1 s), a stored document, CSV and one
 customer from the frozen lines. Then 2000 domains with quotas at 1 s
-metering: the cost of quota_evaluate() after each METER batch.
+metering: the cost of quota_evaluate() after each METER batch. Then the
+quota read path on a month of history (2000 domains, this month's hourly
+rollups so far, a minute of 1 s METER batches not rolled up yet):
+quota_get() without and with a quota, quota_evaluate() with no quota in
+the database and with one, quota_put().
 """
 import json
 import os
@@ -48,6 +52,21 @@ def main():
           f"1 s metering:")
     print(f"  mean {q['evaluate_mean_s'] * 1000:.2f} ms, "
           f"max {q['evaluate_max_s'] * 1000:.2f} ms per METER batch")
+    h = res["history"]
+    print(f"quota read path, {h['domains']} domains, this month's "
+          f"{h['hourly_rows']} hourly rollups, {h['pending_deltas']} "
+          f"deltas not rolled up:")
+    print(f"  quota_get, no quota / one quota      "
+          f"{h['quota_get_none_s'] * 1000:6.3f} / "
+          f"{h['quota_get_one_s'] * 1000:6.3f} ms")
+    print(f"  quota_evaluate, no quota: first      "
+          f"{h['evaluate_first_none_s'] * 1000:6.3f} ms, then "
+          f"{h['evaluate_none_s'] * 1000:6.3f} ms per batch")
+    print(f"  quota_evaluate, one quota            "
+          f"{h['evaluate_one_mean_s'] * 1000:6.3f} ms mean, "
+          f"{h['evaluate_one_max_s'] * 1000:6.3f} ms max per batch")
+    print(f"  quota_put (starts the month's total) "
+          f"{h['quota_put_s'] * 1000:6.3f} ms")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(out, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)

@@ -3,7 +3,8 @@
  * force (quota.c's opening comment and docs/billing.md section 6 have the
  * rules). quota_evaluate() runs in one write transaction after every
  * committed METER batch; its cost is one rowid range of new deltas, two
- * small bulk reads and a write per changed domain.
+ * small bulk reads and a write per changed domain - or, with no quota,
+ * limit in force or running total anywhere, one read and no transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,7 +558,7 @@ static int set_mark(sqlite3 *db, int64_t id)
 static int evaluate(struct eval *ev, struct quota_action **acts, size_t *nacts)
 {
 	int64_t from = billing_stat(ev->db, "quota_delta_id");
-	int64_t to = max_delta_id(ev->db);
+	int64_t to = max_delta_id(ev->db), lo = 0;
 	if (from < 0 || to < 0 || mtd_missing(ev) < 0 ||
 	    mtd_load_all(ev->db, &ev->v, &ev->n))
 		return -1;
@@ -568,6 +569,16 @@ static int evaluate(struct eval *ev, struct quota_action **acts, size_t *nacts)
 	bool recount = to < from;
 	if (recount)
 		from = 0;
+	/* Each row skips the deltas up to its own mark, so none below the
+	 * lowest needs reading. The stats mark is not advanced while no
+	 * quota exists (quota_evaluate_ex()'s early exit), but every row
+	 * has been started or advanced since: the range read stays one
+	 * batch, however long the database went without a quota. */
+	for (size_t i = 0; !recount && i < ev->n; i++)
+		if (i == 0 || ev->v[i].upto < lo)
+			lo = ev->v[i].upto;
+	if (!recount && lo > from)
+		from = lo < to ? lo : to;
 	for (size_t i = 0; i < ev->n; i++) {
 		struct mtd *t = &ev->v[i];
 		if (t->month_s != ev->month_s && new_month(ev, t))
@@ -587,6 +598,26 @@ static int evaluate(struct eval *ev, struct quota_action **acts, size_t *nacts)
 	return set_mark(ev->db, to);
 }
 
+/* Is there any quota, limit in force or running total? 1, 0 or -1.
+ * Without any, an evaluation has nothing to compare, lift or hand out,
+ * and skips its write transaction: no wait for another writer's lock
+ * (billingd --create-key, an API PUT), no WAL sync. A quota stored after
+ * this read is seen by the next evaluation, as if stored after it. */
+static int quota_any(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT EXISTS(SELECT 1 FROM quotas) OR "
+	                       "EXISTS(SELECT 1 FROM quota_state) OR "
+	                       "EXISTS(SELECT 1 FROM quota_mtd)",
+	                       -1, &q, NULL))
+		return -1;
+	int rc = sqlite3_step(q);
+	int any = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) != 0 : -1;
+	sqlite3_finalize(q);
+	return any;
+}
+
 int quota_evaluate_ex(struct store *st, int64_t now_unix_ns,
                       struct quota_action **acts, size_t *nacts,
                       bool *desired_changed, char *err, size_t errlen)
@@ -599,6 +630,11 @@ int quota_evaluate_ex(struct store *st, int64_t now_unix_ns,
 	*nacts = 0;
 	*desired_changed = false;
 	month_of(now_unix_ns / SEC_NS, &ev.month_s, &end, name);
+	int any = quota_any(db);
+	if (any < 0)
+		goto sqlerr;
+	if (!any)
+		return 0;
 	if (tx_begin(db, true))
 		goto sqlerr;
 	if (evaluate(&ev, acts, nacts) || tx_commit(db)) {

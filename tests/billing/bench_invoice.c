@@ -19,6 +19,11 @@
  *    lines.
  * 2. Quota: 2000 domains each with a quota, 1 s metering through
  *    store_meter(); the cost of quota_evaluate() after each METER batch.
+ * 3. History: the quota read path on this month's rollups so far and a
+ *    minute of deltas not rolled up (bench_history()).
+ *
+ *   bench_invoice DOMAINS history [ROUNDS] runs part 3 alone, with
+ *   DOMAINS (at most 2000) domains and ROUNDS pending METER batches.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,6 +32,7 @@
 #include <time.h>
 
 #include "billingd/billing.h"
+#include "billingd/billing_int.h"
 #include "helpers.h"
 
 static double now_s(void)
@@ -52,9 +58,10 @@ static void die(const char *what, sqlite3 *db)
 	exit(1);
 }
 
-/* The month's hourly rollups of every domain, as store_rollup() writes
+/* `hours` hourly rollups from sep of every domain, as store_rollup() writes
  * them. */
-static void fast_month(struct tb *t, int64_t boot, unsigned ndom, int64_t sep)
+static void fast_hours(struct tb *t, int64_t boot, unsigned ndom, int64_t sep,
+                       unsigned hours)
 {
 	sqlite3 *db = store_db(t->st);
 	sqlite3_stmt *q;
@@ -66,7 +73,7 @@ static void fast_month(struct tb *t, int64_t boot, unsigned ndom, int64_t sep)
 		die("prepare", db);
 	for (unsigned d = 1; d <= ndom; d++) {
 		uint64_t pages = 65536u << (d % 6); /* 256 MiB .. 8 GiB */
-		for (int h = 0; h < 720; h++) {
+		for (int h = 0; h < (int)hours; h++) {
 			unsigned __int128 mem =
 			    (unsigned __int128)pages * 3600000000000ull;
 			sqlite3_bind_int64(q, 1, boot);
@@ -158,7 +165,7 @@ static void bench_invoices(unsigned ndom)
 		tb_name(&t, boot, (uint16_t)d, name);
 	}
 	double g0 = now_s();
-	fast_month(&t, boot, ndom, sep);
+	fast_hours(&t, boot, ndom, sep, 720);
 	/* one real METER past the month's end, in batches of the wire's */
 	for (unsigned d = 1; d <= ndom;) {
 		unsigned n = 0;
@@ -260,6 +267,118 @@ static void bench_quota(unsigned ndom, unsigned rounds)
 	       ndom, rounds, sum / rounds, worst);
 }
 
+/* 3. A month of history: ndom domains with this month's hourly rollups so
+ * far (as fast_hours() writes them) and `rounds` 1 s METER batches not
+ * rolled up yet (billingd rolls up every 60 s, so under ingest up to a
+ * minute of deltas is always pending). Timed: quota_get() of a domain
+ * without and with a quota, and quota_evaluate() with no quota anywhere
+ * (first call and steady state) and with one, per METER batch. */
+static double timed_get(struct store *st, const char *name, int reps)
+{
+	struct api_err e;
+	double t0 = now_s();
+	for (int i = 0; i < reps; i++) {
+		json_t *j = quota_get(st, name, &e);
+		if (!j) {
+			fprintf(stderr, "bench_invoice: quota_get: %s\n",
+			        e.detail);
+			exit(1);
+		}
+		json_decref(j);
+	}
+	return (now_s() - t0) / reps;
+}
+
+static double timed_eval(struct store *st)
+{
+	struct quota_action *acts;
+	size_t na;
+	char err[256];
+	double t0 = now_s();
+	if (quota_evaluate(st, store_wall_ns(), &acts, &na, err,
+	                   sizeof(err))) {
+		fprintf(stderr, "bench_invoice: %s\n", err);
+		exit(1);
+	}
+	free(acts);
+	return now_s() - t0;
+}
+
+static void history_round(struct tb *t, int64_t boot, unsigned ndom,
+                          uint64_t mono_s, struct usage_counters *state)
+{
+	static uint16_t ids[WIRE_MAX_BATCH];
+	static struct usage_counters c[WIRE_MAX_BATCH];
+	for (unsigned d = 1; d <= ndom;) {
+		unsigned n = 0;
+		for (; n < WIRE_MAX_BATCH && d <= ndom; n++, d++) {
+			ids[n] = (uint16_t)d;
+			state[d - 1].cpu_ns += 1000000000;
+			state[d - 1].blk_read_bytes += 1 << 20;
+			c[n] = state[d - 1];
+		}
+		tb_meter(t, boot, mono_s * 1000000000ull, n, ids, c);
+	}
+}
+
+static void bench_history(unsigned ndom, unsigned rounds)
+{
+	struct tb t;
+	tb_open(&t);
+	int64_t now = tb_now_s(), ms, me;
+	char month[8], name[32];
+	month_of(now, &ms, &me, month);
+	/* whole hours of this month before the pending minute */
+	unsigned hours = (unsigned)((now - ms) / 3600);
+	if (hours > 0)
+		hours--;
+	int64_t w0 = now - rounds - 5; /* mono 0 */
+	int64_t boot = tb_boot(&t, 0xB1, w0 * 1000000000);
+	static struct usage_counters state[2000];
+	for (unsigned d = 1; d <= ndom; d++) {
+		snprintf(name, sizeof(name), "h%05u", d);
+		tb_name(&t, boot, (uint16_t)d, name);
+	}
+	fast_hours(&t, boot, ndom, ms, hours);
+	for (unsigned r = 1; r <= rounds; r++)
+		history_round(&t, boot, ndom, r, state);
+	int64_t pending = tb_int(&t, "SELECT count(*) FROM usage_delta");
+	double eval_first = timed_eval(t.st);
+	history_round(&t, boot, ndom, rounds + 1, state);
+	double eval_none = timed_eval(t.st);
+	double get_none = timed_get(t.st, "h00042", 200);
+	json_t *body = json_loads(
+	    "{\"limits\":{\"cpu_seconds\":{\"limit\":1000000000,\"action\":"
+	    "\"suspend\"}}}",
+	    0, NULL);
+	struct api_err e;
+	double t0 = now_s();
+	if (quota_put(t.st, "h00042", body, &e)) {
+		fprintf(stderr, "bench_invoice: quota: %s\n", e.detail);
+		exit(1);
+	}
+	double put = now_s() - t0;
+	json_decref(body);
+	timed_eval(t.st);
+	double eval_one = 0, eval_one_max = 0;
+	for (unsigned r = 0; r < 10; r++) {
+		history_round(&t, boot, ndom, rounds + 2 + r, state);
+		double dt = timed_eval(t.st);
+		eval_one += dt / 10;
+		if (dt > eval_one_max)
+			eval_one_max = dt;
+	}
+	double get_one = timed_get(t.st, "h00042", 200);
+	tb_close(&t);
+	printf(",\"history\":{\"domains\":%u,\"hourly_rows\":%u,"
+	       "\"pending_deltas\":%lld,\"quota_get_none_s\":%.6f,"
+	       "\"quota_get_one_s\":%.6f,\"evaluate_first_none_s\":%.5f,"
+	       "\"evaluate_none_s\":%.6f,\"evaluate_one_mean_s\":%.6f,"
+	       "\"evaluate_one_max_s\":%.6f,\"quota_put_s\":%.6f}",
+	       ndom, ndom * hours, (long long)pending, get_none, get_one,
+	       eval_first, eval_none, eval_one, eval_one_max, put);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned ndom = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
@@ -267,9 +386,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_invoice [DOMAINS]\n");
 		return 2;
 	}
-	printf("{");
-	bench_invoices(ndom);
-	bench_quota(2000, 30);
+	/* "history": part 3 only (a quicker look at the quota read path) */
+	bool all = argc < 3 || strcmp(argv[2], "history");
+	printf("{\"only\":%s", all ? "false" : "true");
+	if (all) {
+		printf(",");
+		bench_invoices(ndom);
+		bench_quota(2000, 30);
+	}
+	if (all)
+		bench_history(2000, 60);
+	else /* bench_invoice DOMAINS history [ROUNDS] */
+		bench_history(ndom > 2000 ? 2000 : ndom,
+		              argc > 3 ? (unsigned)atoi(argv[3]) : 60);
 	printf("}\n");
 	return 0;
 }

@@ -338,6 +338,78 @@ static void bad_quotas_are_refused_and_change_nothing(void **state)
 	json_decref(after);
 }
 
+/* With no quota anywhere an evaluation skips its write (it has nothing to
+ * do); the quota first set afterwards still counts every delta exactly
+ * once, and a quota-less GET counts the rolled-up and the pending deltas
+ * of its own domain only. */
+static size_t evaluate_store(struct store *st, struct quota_action *a)
+{
+	struct quota_action *acts;
+	size_t n;
+	char err[256];
+	if (quota_evaluate(st, store_wall_ns(), &acts, &n, err, sizeof(err)))
+		fail_msg("quota_evaluate: %s", err);
+	if (n && a)
+		*a = acts[0];
+	free(acts);
+	return n;
+}
+
+static int64_t cpu_usage(struct store *st, const char *dom)
+{
+	struct api_err e;
+	json_t *g = quota_get(st, dom, &e);
+	assert_non_null(g);
+	int64_t v = json_integer_value(
+	    json_object_get(json_object_get(g, "usage"), "cpu_seconds"));
+	json_decref(g);
+	return v;
+}
+
+static void usage_stays_exact_after_evaluations_without_quotas(void **state)
+{
+	(void)state;
+	struct tb L;
+	struct quota_action a;
+	struct api_err e;
+	tb_open(&L);
+	int64_t b = tb_boot(&L, 0x52, (tb_now_s() - 3600) * 1000000000);
+	tb_name(&L, b, 1, "n1");
+	tb_name(&L, b, 2, "n2");
+	uint16_t ids[2] = {1, 2};
+	struct usage_counters c[2] = {{0}};
+	for (uint64_t s = 1; s <= 24; s++) {
+		c[0].cpu_ns = s * 1000000000ull; /* n1: 1 s a second */
+		c[1].cpu_ns = s * 3000000000ull; /* n2: 3 */
+		tb_meter(&L, b, s * 1000000000ull, 2, ids, c);
+		if (s == 10)
+			tb_rollup(&L); /* 10 s rolled up, the rest pending */
+		if (s == 20) {
+			assert_int_equal(cpu_usage(L.st, "n1"), 20);
+			assert_int_equal(cpu_usage(L.st, "n2"), 60);
+			json_t *j = json_loads(
+			    "{\"limits\":{\"cpu_seconds\":{\"limit\":25,"
+			    "\"action\":\"suspend\"}}}",
+			    0, NULL);
+			assert_int_equal(quota_put(L.st, "n1", j, &e), 0);
+			json_decref(j);
+		}
+		assert_int_equal(evaluate_store(L.st, NULL), 0);
+	}
+	assert_int_equal(cpu_usage(L.st, "n1"), 24);
+	c[0].cpu_ns = 25000000000ull;
+	c[1].cpu_ns = 75000000000ull;
+	tb_meter(&L, b, 25000000000ull, 2, ids, c);
+	assert_int_equal(evaluate_store(L.st, &a), 1);
+	assert_string_equal(a.name, "n1");
+	assert_int_equal(a.kind, QUOTA_PAUSE);
+	assert_int_equal(tb_int(&L, "SELECT count(*) FROM quota_events WHERE "
+	                            "domain='n1' AND kind='crossed' AND "
+	                            "usage='25'"),
+	                 1);
+	tb_close(&L);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,6 +421,8 @@ int main(void)
 	    cmocka_unit_test(
 	        quota_get_reports_limits_usage_and_what_is_in_force),
 	    cmocka_unit_test(bad_quotas_are_refused_and_change_nothing),
+	    cmocka_unit_test(
+	        usage_stays_exact_after_evaluations_without_quotas),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
