@@ -5,7 +5,8 @@ a noisy neighbour, data integrity with exact counters, and hostile rings.
 Rates are measured on the guest's own clock: iohog reports start_ns (its
 first submission) and last_ns (when it observed its latest completion).
 The buckets have no capacity besides the one-time burst, so over T seconds
-a throttled domain moves rate * T + burst, within one request.
+a throttled domain moves rate * T + burst, within one request, however long
+the guest takes to spend the burst.
 """
 import json
 import os
@@ -86,22 +87,20 @@ if ok(r is not None, "two rate-limited iohogs boot and run 5 s", err):
     ok(rel(got, IOPS) <= 0.01,
        "2000 ops/s with 64 KiB requests: (ops - burst) / time within 1%",
        "%.1f ops/s, want %d" % (got, IOPS))
-    # See the ops case below: never more than one request over, and the
-    # known shortfall (docs/block-device.md, "Known gaps") at most 1%.
-    ok(BPS + BURST_B + REQ_B >= rb["first_s_bytes"] >=
-       0.99 * (BPS + BURST_B),
-       "burst: the first second moves rate + burst bytes, never more than "
-       "one request over and at most 1% under",
-       "first_s_bytes %d, want %d" % (rb["first_s_bytes"], BPS + BURST_B))
-    # The rate bucket banks nothing while the burst is being spent (its
-    # capacity is 0), so the first second falls short of rate + burst by
-    # the rate times the time the burst took: docs/block-device.md,
-    # "Known gaps". Bounded here: never above, at most 1% below.
-    ok(IOPS + BURST_OPS + 1 >= ro["first_s_ops"] >=
-       0.99 * (IOPS + BURST_OPS),
-       "burst: the first second completes rate + burst ops, never more "
-       "than one over and at most 1% under",
-       "first_s_ops %d, want %d" % (ro["first_s_ops"], IOPS + BURST_OPS))
+    # Issue 5: the first second moves rate + burst within one request.
+    # The burst pays first and opens room in the bucket for the refill
+    # earned while it is being spent (accounting/tb.h), so none of the
+    # rate is lost to the buckets' capacity of 0 (which clamped it away
+    # before: 2194 of 2200 ops).
+    want = BPS + BURST_B
+    ok(abs(rb["first_s_bytes"] - want) <= REQ_B,
+       "burst: the first second moves rate + burst bytes within one "
+       "request", "first_s_bytes %d, want %d +- %d" %
+       (rb["first_s_bytes"], want, REQ_B))
+    want = IOPS + BURST_OPS
+    ok(abs(ro["first_s_ops"] - want) <= 1,
+       "burst: the first second completes rate + burst ops within one "
+       "request", "first_s_ops %d, want %d +- 1" % (ro["first_s_ops"], want))
     for d in (b, o):
         ok(rep(d)["errors"] == 0, "%s: no request failed" % d["name"],
            rep(d))
