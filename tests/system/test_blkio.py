@@ -155,14 +155,17 @@ if ok(idle is not None and noisy is not None,
        (hog["bytes"], lim["bytes"]))
     ok(wn["wakes"] >= 490 and wn["missed"] == 0,
        "the waker woke every period beside the iohogs", wn)
-    # Issue 5 asks for 2x the idle figure (under 2 us); the hypervisor's
-    # synchronous copies hold a due wake-up for up to one 16 KiB pass
-    # plus the interrupt path: docs/block-device.md, "Known gaps".
+    # Issue 5 asks for 2x the idle figure. The copies are the iohogs' own
+    # work, done in their time and cut short at the next chunk when a
+    # wake-up is due (docs/block-device.md, "Preemptible passes"): 3.0 us,
+    # 3.2x, was 19 us before. Beside two cpuhogs the same waker measures
+    # 1.4 us (the switch path alone), and what is left is the stop of the
+    # hog's hypercall: "Known gaps".
     note("waker p99: %d ns beside iohogs vs %d ns idle (target 2x)" %
          (wn["p99_ns"], wi["p99_ns"]))
-    ok(wn["p99_ns"] <= 50000,
-       "the waker's p99 wake lateness beside the iohogs stays under 50 us "
-       "(2.5% of a 2 ms slice)",
+    ok(wn["p99_ns"] <= 4 * wi["p99_ns"],
+       "the waker's p99 wake lateness beside the iohogs stays within 4x "
+       "its idle-host figure",
        "p99 %d ns beside iohogs, %d ns on an idle host" %
        (wn["p99_ns"], wi["p99_ns"]))
     ok(hog["mismatches"] == 0 and lim["mismatches"] == 0,
