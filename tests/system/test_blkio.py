@@ -13,11 +13,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
+import hvlink
 import hvtest
 from hvtest import ok, note, boot, dom, ROOT
 
 MIB = 1 << 20
+NS_PER_S = 10**9
 
 
 def rep(d):
@@ -170,6 +173,66 @@ if ok(idle is not None and noisy is not None,
        (wn["p99_ns"], wi["p99_ns"]))
     ok(hog["mismatches"] == 0 and lim["mismatches"] == 0,
        "neither iohog read back anything but what it wrote")
+
+# --- live limit changes -----------------------------------------------------
+# SET_IO_LIMITS on a running, throttled iohog (qd 8, so requests are always
+# queued behind the buckets): the new rate holds from the change on and
+# queued requests are kept (no error, every read checks out). The change
+# cancels the head's retry timer and hands the queue to the domain's next
+# dispatch, waking it: if that failed, the queue would stall and the rate
+# read 0. Rates come from the
+# hypervisor's own counters and clock (the USAGE command), over at least
+# one virtual second after each change.
+LIVE = """
+[domain io]
+image = iohog
+memory_mb = 4
+disk_mb = 8
+io_bps = %d
+args = req_kb=4 mix=50 qd=8 region_mb=1
+""" % (1 * MIB)
+tmp = tempfile.mkdtemp(dir=os.path.join(ROOT, "build"))
+try:
+    sock = os.path.join(tmp, "link.sock")
+    p, finish = hvtest.start(LIVE, 120000, sock)
+    L = hvlink.Link(sock)
+    L.hello()
+    L.recv(120)
+
+    def sample():
+        r = L.call("usage", 1, on_other=lambda *a: None)
+        e = r["entries"][1]
+        return r["mono_ns"], e["blk_read_bytes"] + e["blk_write_bytes"]
+
+    def rate_over(min_ns):
+        t0, b0 = sample()
+        t1, b1 = t0, b0
+        while t1 - t0 < min_ns:
+            time.sleep(0.02)
+            t1, b1 = sample()
+        return (b1 - b0) * 1e9 / (t1 - t0)
+
+    rates = []
+    rates.append(rate_over(NS_PER_S))
+    for bps in (8 * MIB, 2 * MIB):
+        r = L.call("io", 1, hvlink.io_body(bps=bps), on_other=lambda *a: None)
+        ok(r["status"] == 0, "SET_IO_LIMITS to %d B/s on a busy queue" % bps,
+           r)
+        rates.append(rate_over(2 * NS_PER_S))
+    L.call("shutdown", on_other=lambda *a: None)
+    L.close()
+    res, err = finish()
+    note("live rates: %s B/s" % ["%.0f" % x for x in rates])
+    for got, want in zip(rates, (MIB, 8 * MIB, 2 * MIB)):
+        ok(rel(got, want) <= 0.01,
+           "after a live change the rate is the new limit within 1%",
+           "%.0f B/s, want %d" % (got, want))
+    if ok(res is not None, "the live-changed iohog ran to the end", err):
+        g = rep(dom(res, "io"))
+        ok(g["errors"] == 0 and g["mismatches"] == 0,
+           "queued requests survived the changes: no error, no mismatch", g)
+finally:
+    shutil.rmtree(tmp)
 
 # --- data integrity ---------------------------------------------------------
 # 10 s of mixed 8 KiB reads and writes at queue depth 8 under both buckets,
