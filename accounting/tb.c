@@ -11,9 +11,24 @@
  * a refused call, which only refills,
  * changes nothing a later call could observe: "nothing is charged".
  *
+ * The bucket is full at its ceiling, capacity + burst_room. The room is
+ * what keeps a one-time burst whole when spending it takes time. Each token
+ * the burst pays opens room for one token of refill above capacity, so the
+ * rate earned while the burst is being spent is banked instead of clamped
+ * away (with capacity 0, the block device's setting, all of it would be).
+ * A charge takes the banked tokens above capacity first, then the burst,
+ * then the balance below capacity; each token the balance pays closes one
+ * token of room. So the banked refill is spent as it comes and the burst
+ * runs out with (almost) nothing banked, the room is opened by at most
+ * `burst` tokens over the bucket's life, and the balance plus the unspent
+ * burst never exceed capacity + burst. Once the burst is gone the room
+ * shrinks to what is banked in it (nothing more is banked) and closes as
+ * that is spent: a burst spent at once and followed by idle time banks
+ * nothing, and from then on the bucket is a plain one of `capacity`.
+ *
  * Admission works on one number, the target: the balance the bucket must
  * have for `amount` to be admitted. With rest = amount - burst_left (the part
- * the burst cannot pay), target = min(rest, capacity): a request that fits in
+ * the burst cannot pay), target = min(rest, ceiling): a request that fits in
  * a full bucket needs `rest` tokens, a larger one needs a full bucket and then
  * goes into debt. The wait for a refused request is the time to refill
  * target - tokens, computed from the same numerator tb_refill() uses, so the
@@ -26,6 +41,12 @@
 
 __extension__ typedef unsigned __int128 u128;
 
+/* Most tokens refill may bring the balance to. <= 2^41. */
+static uint64_t tb_ceiling(const struct token_bucket *b)
+{
+	return b->capacity + b->burst_room;
+}
+
 static int tb_limits_ok(uint64_t capacity, uint64_t rate_per_s, uint64_t burst)
 {
 	if (capacity > TB_CAPACITY_MAX || rate_per_s > TB_RATE_MAX ||
@@ -35,7 +56,8 @@ static int tb_limits_ok(uint64_t capacity, uint64_t rate_per_s, uint64_t burst)
 }
 
 /* Bring the balance up to `now`, in units of 10^-9 token: the balance grows
- * by elapsed * rate + frac. The bucket holds at most `capacity`, with one
+ * by elapsed * rate + frac. The bucket holds at most its ceiling
+ * (capacity + burst_room, tb_ceiling()), with one
  * exception: overflow that arrived within the last nanosecond (excess < rate)
  * is kept. The clock cannot name the fractional instant at which the bucket
  * filled, so a caller who slept until the rounded-up retry_at must not lose
@@ -49,7 +71,7 @@ static int tb_limits_ok(uint64_t capacity, uint64_t rate_per_s, uint64_t burst)
  * with the room left before anything is narrowed. */
 static void tb_refill(struct token_bucket *b, ns_t now)
 {
-	int64_t room;
+	int64_t room, ceiling;
 	u128 num, room_scaled;
 
 	if (now <= b->last)
@@ -58,11 +80,12 @@ static void tb_refill(struct token_bucket *b, ns_t now)
 	b->last = now;
 	if (b->rate_per_s == 0)
 		return;
-	room = (int64_t)b->capacity - b->tokens; /* <= 2^41 */
+	ceiling = (int64_t)tb_ceiling(b);
+	room = ceiling - b->tokens; /* < 2^42 */
 	if (room <= 0) {
 		/* Full (or within a nanosecond of filling) since before b->last
 		 * and at least one more nanosecond has passed. */
-		b->tokens = (int64_t)b->capacity;
+		b->tokens = ceiling;
 		b->frac = 0;
 		return;
 	}
@@ -78,26 +101,27 @@ static void tb_refill(struct token_bucket *b, ns_t now)
 		}
 		return;
 	}
-	num -= room_scaled; /* overflow beyond capacity */
+	num -= room_scaled; /* overflow beyond the ceiling */
 	if (num < b->rate_per_s) {
-		b->tokens = (int64_t)(b->capacity + (uint64_t)num / NS_PER_S);
+		b->tokens = ceiling + (int64_t)((uint64_t)num / NS_PER_S);
 		b->frac = (uint64_t)num % NS_PER_S;
 	} else {
-		b->tokens = (int64_t)b->capacity;
+		b->tokens = ceiling;
 		b->frac = 0;
 	}
 }
 
 /* Balance needed to admit `amount` (<= TB_AMOUNT_MAX); <= 0 if the burst
- * alone pays for it. */
+ * alone pays for it. The ceiling does not move while a request waits
+ * (only charges move it), so the wait for the target is linear. */
 static int64_t tb_target(const struct token_bucket *b, uint64_t amount)
 {
-	uint64_t rest;
+	uint64_t rest, ceiling = tb_ceiling(b);
 
 	if (amount <= b->burst_left)
 		return 0;
 	rest = amount - b->burst_left;
-	return (int64_t)(rest < b->capacity ? rest : b->capacity);
+	return (int64_t)(rest < ceiling ? rest : ceiling);
 }
 
 static bool tb_admits(const struct token_bucket *b, uint64_t amount)
@@ -107,18 +131,51 @@ static bool tb_admits(const struct token_bucket *b, uint64_t amount)
 	return b->tokens >= tb_target(b, amount);
 }
 
-/* Charge an admitted request: burst first, then the balance, which goes
- * negative only for a request larger than burst_left + capacity taken from
- * a full bucket. Stays >= capacity - TB_AMOUNT_MAX >= -2^40. */
+/* Without a burst left, cut the room to what is banked in it: the tokens
+ * above capacity, and the fraction of a token beyond them if invariant 4
+ * needs a token's room for it (it is refill earned, not dropped). Never
+ * widens the room: invariant 4 held before, so the room already covered
+ * both. A bucket below capacity gets no room at all. */
+static void tb_room_trim(struct token_bucket *b)
+{
+	uint64_t keep = 0;
+
+	if (b->burst_left != 0)
+		return;
+	if (b->tokens >= (int64_t)b->capacity)
+		keep = (uint64_t)(b->tokens - (int64_t)b->capacity) +
+		       (b->frac >= b->rate_per_s ? 1 : 0);
+	if (b->burst_room > keep)
+		b->burst_room = keep;
+}
+
+/* Charge an admitted request: the tokens banked above capacity first, then
+ * the burst, then the rest of the balance, which goes negative only for a
+ * request larger than burst_left + ceiling taken from a full bucket (stays
+ * >= ceiling - TB_AMOUNT_MAX >= -2^40). The balance pays amount - burst
+ * paid, as in any order, so admission (tb_target) does not depend on it.
+ * What the burst pays opens room, what the balance pays closes it; the
+ * balance drops at least as far as the room, so invariant 4 holds. Without
+ * a burst left, the room is cut to the tokens banked in it. */
 static void tb_charge(struct token_bucket *b, uint64_t amount)
 {
-	uint64_t from_burst;
+	uint64_t banked = 0, from_burst, from_balance;
 
 	if (b->rate_per_s == 0)
 		return;
-	from_burst = amount < b->burst_left ? amount : b->burst_left;
+	if (b->tokens > (int64_t)b->capacity)
+		banked = (uint64_t)(b->tokens - (int64_t)b->capacity);
+	if (banked > amount)
+		banked = amount;
+	from_burst = amount - banked < b->burst_left ? amount - banked
+	                                             : b->burst_left;
+	from_balance = amount - from_burst;
 	b->burst_left -= from_burst;
-	b->tokens -= (int64_t)(amount - from_burst);
+	b->burst_room += from_burst;
+	b->burst_room -= from_balance < b->burst_room ? from_balance
+	                                              : b->burst_room;
+	b->tokens -= (int64_t)from_balance;
+	tb_room_trim(b);
 }
 
 /* Earliest time at which a refused request is admitted, b refilled to at
@@ -126,8 +183,8 @@ static void tb_charge(struct token_bucket *b, uint64_t amount)
  * floor((dt * rate + frac) / 1e9) >= need, i.e.
  *     dt = ceil((need * 1e9 - frac) / rate),
  * and need >= 1, frac < 1e9 make the numerator positive, so dt >= 1 and the
- * result is > now: never a zero wait. need <= 2^41, so the numerator is
- * < 2^71. A result beyond the range of ns_t is reported as NS_INVALID. */
+ * result is > now: never a zero wait. need < 2^42, so the numerator is
+ * < 2^72. A result beyond the range of ns_t is reported as NS_INVALID. */
 static ns_t tb_wait_until(const struct token_bucket *b, uint64_t amount)
 {
 	uint64_t need;
@@ -147,15 +204,19 @@ static ns_t tb_wait_until(const struct token_bucket *b, uint64_t amount)
 
 bool tb_check(const struct token_bucket *b)
 {
-	if (tb_limits_ok(b->capacity, b->rate_per_s, b->burst_left) != 0)
+	int64_t ceiling;
+
+	if (tb_limits_ok(b->capacity, b->rate_per_s, b->burst_left) != 0 ||
+	    b->burst_room > TB_BURST_MAX - b->burst_left)
 		return false;
 	if (b->tokens < -(int64_t)TB_AMOUNT_MAX || b->frac >= NS_PER_S)
 		return false;
 	if (b->rate_per_s == 0)
-		return b->tokens == (int64_t)b->capacity && b->frac == 0;
-	if (b->tokens >= (int64_t)b->capacity) {
-		u128 over = (u128)(uint64_t)(b->tokens - (int64_t)b->capacity) *
-		                NS_PER_S +
+		return b->tokens == (int64_t)b->capacity && b->frac == 0 &&
+		       b->burst_room == 0;
+	ceiling = (int64_t)tb_ceiling(b);
+	if (b->tokens >= ceiling) {
+		u128 over = (u128)(uint64_t)(b->tokens - ceiling) * NS_PER_S +
 		            b->frac;
 
 		if (over >= b->rate_per_s)
@@ -174,6 +235,7 @@ int tb_init(struct token_bucket *b, uint64_t capacity, uint64_t rate_per_s,
 	b->capacity = capacity;
 	b->rate_per_s = rate_per_s;
 	b->burst_left = burst;
+	b->burst_room = 0;
 	b->tokens = (int64_t)capacity;
 	b->frac = 0;
 	b->last = now;
@@ -194,17 +256,23 @@ int tb_reconfigure(struct token_bucket *b, uint64_t capacity,
 	b->rate_per_s = rate_per_s;
 	if (b->burst_left > burst)
 		b->burst_left = burst;
+	/* The room never exceeds what the (new) burst could have opened,
+	 * and without a burst left only what is banked in it is kept. */
+	if (b->burst_room > burst - b->burst_left)
+		b->burst_room = burst - b->burst_left;
+	tb_room_trim(b);
 	if (rate_per_s == 0 || was_unlimited) {
 		/* An unlimited bucket is full; one becoming limited starts
 		 * full, as a new bucket would. */
+		b->burst_room = 0;
 		b->tokens = (int64_t)capacity;
 		b->frac = 0;
-	} else if (b->tokens >= (int64_t)capacity) {
-		/* Lower capacity: clamp (and drop any overflow of the last
+	} else if (b->tokens >= (int64_t)tb_ceiling(b)) {
+		/* Lower ceiling: clamp (and drop any overflow of the last
 		 * nanosecond, which the new rate may not cover). A higher one
 		 * leaves tokens alone, so the bucket refills at the rate: no
 		 * free tokens. */
-		b->tokens = (int64_t)capacity;
+		b->tokens = (int64_t)tb_ceiling(b);
 		b->frac = 0;
 	}
 	FS_ASSERT(tb_check(b));

@@ -5,7 +5,15 @@
  * A bucket holds up to `capacity` tokens and refills at `rate_per_s` tokens
  * per second of the caller's nanosecond clock. On top of that it may hold a
  * one-time `burst` credit, spent before the refilling tokens and never
- * refilled. Everything is integer arithmetic: the refill numerator
+ * refilled. Every token drawn from the burst opens room for one token of
+ * refill above `capacity` (burst_room), and every token drawn from the
+ * balance closes one again: the rate earned while a burst is being spent is
+ * banked, not lost to the capacity, so a caller that always has a request
+ * waiting gets rate * T + capacity + burst within one request even when
+ * spending the burst takes time. The room never exceeds what was drawn from
+ * the burst, so the bucket never offers more at once than capacity + burst,
+ * and it is opened by the one-time burst only: once that is gone and the
+ * room closed, the bucket is a plain bucket of `capacity`. Everything is integer arithmetic: the refill numerator
  * elapsed_ns * rate_per_s is divided by 10^9 in 128 bits and the remainder
  * (a fraction of a token, in units of 10^-9 token) is carried to the next
  * call, so no refill is ever lost to rounding (Firecracker issue 2176).
@@ -22,8 +30,12 @@
  *     next nanosecond and always > now (Firecracker issue 6212).
  * Over any interval of length T from a freshly initialised bucket, the
  * amount admitted never exceeds rate_per_s * T / 10^9 + capacity + burst by
- * more than one request (the debt), and a caller that always retries at
- * *retry_at falls short of it by less than one request.
+ * more than one request (the debt): the balance only ever holds refill and
+ * the initial capacity. A caller that always retries at *retry_at falls
+ * short of it by less than one request, however long each request takes to
+ * serve, as long as the refill earned while the burst is spent stays within
+ * the burst drawn (that is, the caller spends the burst faster than the
+ * rate).
  *
  * rate_per_s == 0 means unlimited: every request is admitted, nothing is
  * charged, the bucket reads as full.
@@ -32,7 +44,7 @@
  * burst <= 2^40 tokens (1 TiB), rate_per_s <= 12.5e9 (100 Gbit/s in bytes;
  * 10 million ops/s is far inside). A single request may be at most
  * TB_AMOUNT_MAX tokens. With these, every intermediate fits (see
- * docs/accounting.md): tokens lie in [-2^40, 2^40 + 13] in an int64_t, the
+ * docs/accounting.md): tokens lie in [-2^40, 2^41 + 13] in an int64_t, the
  * refill numerator is < 2^64 * 2^34 + 10^9 < 2^99 for ANY elapsed ns_t, and a
  * wait's numerator is < 2^41 * 10^9 < 2^71.
  *
@@ -56,21 +68,26 @@
 /*
  * Invariants (tb_check() verifies them all):
  *   1. capacity <= TB_CAPACITY_MAX, rate_per_s <= TB_RATE_MAX,
- *      burst_left <= TB_BURST_MAX.
+ *      burst_left + burst_room <= TB_BURST_MAX (the room is opened only by
+ *      drawing on the burst).
  *   2. tokens >= -TB_AMOUNT_MAX (the deepest debt one request can cause).
  *   3. frac < 10^9.
- *   4. tokens * 10^9 + frac < (capacity * 10^9) + rate_per_s: a bucket holds
- *      at most its capacity plus what refilled within the last nanosecond
- *      (kept so that rounding waits up to whole nanoseconds costs nothing;
- *      see tb_refill()). Never more than 13 tokens over capacity.
- *   5. rate_per_s == 0  =>  tokens == capacity, frac == 0 (unlimited reads
- *      as full).
+ *   4. tokens * 10^9 + frac < (capacity + burst_room) * 10^9 + rate_per_s:
+ *      a bucket holds at most its capacity and room plus what refilled
+ *      within the last nanosecond (kept so that rounding waits up to whole
+ *      nanoseconds costs nothing; see tb_refill()). Never more than 13
+ *      tokens over capacity + burst_room.
+ *   5. rate_per_s == 0  =>  tokens == capacity, frac == 0, burst_room == 0
+ *      (unlimited reads as full).
  * All fields are guarded by the caller's serialisation.
  */
 struct token_bucket {
 	uint64_t capacity;   /* most tokens the bucket holds */
 	uint64_t rate_per_s; /* refill, tokens per second; 0 = unlimited */
 	uint64_t burst_left; /* one-time credit still unspent; never refills */
+	uint64_t burst_room; /* refill allowed above capacity: opened by
+	                      * drawing on the burst, closed by drawing on
+	                      * the balance */
 	int64_t tokens;      /* balance; negative = debt from a large request */
 	uint64_t frac;       /* carried refill remainder, in 10^-9 tokens */
 	ns_t last;           /* time the balance was last brought up to date */
@@ -83,11 +100,12 @@ int tb_init(struct token_bucket *b, uint64_t capacity, uint64_t rate_per_s,
             uint64_t burst, ns_t now);
 
 /* Change a live bucket's parameters as of `now`, keeping its state. Time up
- * to `now` is first refilled at the old rate. Then: a lower capacity clamps
- * the tokens, a higher one leaves them (no free refill); debt is kept; the
- * carried fraction is kept (it is a fraction of a token, independent of the
- * rate); the unspent burst is clamped to `burst` (reconfiguring never grants
- * credit). Switching from or to unlimited (rate 0) leaves the bucket full and
+ * to `now` is first refilled at the old rate. Then: the unspent burst is
+ * clamped to `burst` (reconfiguring never grants credit) and the room above
+ * capacity to what the new burst leaves (burst - burst_left); a lower
+ * capacity or room clamps the tokens, a higher one leaves them (no free
+ * refill); debt is kept; the carried fraction is kept (it is a fraction of a
+ * token, independent of the rate). Switching from or to unlimited (rate 0) leaves the bucket full and
  * forgives debt. Returns 0, or FS_ERANGE with the bucket untouched. */
 int tb_reconfigure(struct token_bucket *b, uint64_t capacity,
                    uint64_t rate_per_s, uint64_t burst, ns_t now);

@@ -28,6 +28,7 @@
 #include "accounting/counters.h"
 #include "accounting/tb.h"
 #include "arch/x86_64/regs.h"
+#include "blkif.h"
 #include "core/arch.h"
 #include "hypercall.h"
 #include "hypervisor/common/domcfg.h"
@@ -61,10 +62,20 @@ struct blk_dev {
 	uint32_t req_cons;  /* our copies; the shared ones are never read */
 	uint32_t rsp_prod;
 	uint32_t seen;      /* req_prod as last read */
-	uint64_t waiting;   /* requests seen but not started */
-	ns_t wait_stamp;    /* waiting * time is blk_throttled_ns */
+	ns_t seen_ns[FS_BLK_RING_SIZE]; /* when each slot's request was seen */
+	ns_t adm_last;      /* admission time of the latest request */
 	struct tb_pair tb;
 	struct hv_timer retry; /* armed while the head waits for the buckets */
+	/* Work left for the domain's own time (blk.c, "Preemptible passes"):
+	 * the queue can move and the next dispatch of the domain runs it. */
+	bool kick;
+	/* The head request, admitted and charged, copied up to head_done
+	 * bytes: it was interrupted by a due timer. Our own copy, so the
+	 * guest cannot change it under us. */
+	bool head_live;
+	int32_t head_status;
+	uint32_t head_done;
+	struct fs_blk_req head;
 };
 
 struct report_kv {
@@ -145,8 +156,9 @@ int blk_create(struct domain *d, const void *image, uint64_t image_len,
 void blk_destroy(struct domain *d);
 int64_t blk_setup(struct domain *d, uint64_t ring_gva);
 int64_t blk_notify(struct domain *d);
-/* Bring blk_throttled_ns up to `now` (before a report or a METER). */
-void blk_sync(struct domain *d, ns_t now);
+/* Run queued block work left for `d`'s own time (d->blk.kick), on the
+ * scheduler's live clock as `d` is dispatched. */
+void blk_dispatch(struct domain *d);
 /* Change the I/O limits of a live domain; queued requests are kept and
  * the new limits apply from the next admission. 0 or FS_ERANGE. */
 int blk_set_limits(struct domain *d, const struct io_limits *io);

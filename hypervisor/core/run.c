@@ -23,7 +23,18 @@
  *
  * Tickless. After every decision the APIC timer is armed for the earliest
  * of: the slice sched_pick() returned, the first blocked domain's wake-up
- * time, and the end of the run. No other timer interrupt exists.
+ * time, the first hv timer, and the end of the run. No other timer
+ * interrupt exists.
+ *
+ * Preemption points. The hypervisor itself is not preemptible, so work
+ * that may be long (a domain's block copies) polls run_preempt_due() --
+ * has the APIC deadline passed? -- between short steps, and stops when it
+ * has: the pending interrupt is taken as soon as the CPU is back in the
+ * guest, and a due wake-up waits only for one step. Such work is done in
+ * the domain's own time: in its hypercall, or as it is dispatched
+ * (blk_dispatch(), after the decision, on the live clock), so BVT decides
+ * when it runs and charges it; a domain with such work pending does not
+ * block (run_block), or it could wait for work that only it can do.
  */
 #include "core/run.h"
 
@@ -42,6 +53,7 @@ static uint64_t S_mem[(MAX_DOMAINS * 80 + 64) / 8];
 static struct hv_settings cfg;
 
 static struct domain *cur;   /* domain whose state is on the CPU, or NULL */
+static ns_t apic_at = UINT64_MAX; /* wall time the APIC timer is due */
 static bool in_hv;
 static ns_t hv_start, hv_total, t_start, run_end;
 static struct domain *timer_head; /* sorted by wake_at */
@@ -144,7 +156,6 @@ void run_usage(struct domain *d, struct usage_counters *u)
 	sched_counters(&S, &d->se, sched_now(), &c);
 	if (d->state == DOM_ALIVE) {
 		mem_sync(d, wall_now());
-		blk_sync(d, wall_now());
 	}
 	*u = d->u;
 	u->cpu_ns = c.cpu_ns;
@@ -216,6 +227,14 @@ void run_timer_arm(struct hv_timer *t, ns_t at)
 	t->next = *p;
 	*p = t;
 	t->armed = true;
+	/* Outside an hv segment no decision follows to arm the APIC for it
+	 * (a hypercall's fast path, a dispatch's block pass): arm it now if
+	 * this timer is due first. */
+	if (started && !in_hv && at < apic_at) {
+		ns_t now = arch_now_ns();
+		arch_timer_oneshot(at > now ? at - now : 1);
+		apic_at = at > now ? at : now + 1;
+	}
 }
 
 void run_event(struct domain *d)
@@ -263,6 +282,11 @@ void run_snapshot_reports(struct domain *d)
 
 void run_block(struct domain *d, ns_t deadline)
 {
+	/* Its block queue can move and only its own time moves it: stay
+	 * runnable; FS_HC_BLOCK returns as if the deadline had passed, and
+	 * the dispatch that follows answers what it can. */
+	if (d->blk.kick)
+		return;
 	hv_enter(); /* the caller is charged up to here; the rest is ours */
 	if (deadline != FS_TIME_NEVER)
 		timer_insert(d, deadline);
@@ -272,6 +296,21 @@ void run_block(struct domain *d, ns_t deadline)
 void run_yield(struct domain *d)
 {
 	sched_yield_slice(&S, &d->se, sched_now());
+}
+
+bool run_preempt_due(void)
+{
+	return arch_now_ns() >= apic_at;
+}
+
+void run_resched_soon(void)
+{
+	ns_t now = arch_now_ns();
+
+	if (apic_at <= now + 1)
+		return;
+	arch_timer_oneshot(1);
+	apic_at = now + 1;
 }
 
 static const char *state_name(const struct domain *d)
@@ -422,6 +461,13 @@ static struct regs *schedule(void)
 	if (run_end)
 		until = min_u64(until, run_end > t_exit ? run_end - t_exit : 1);
 	arch_timer_oneshot(until == SCHED_SLICE_INF ? UINT64_MAX : until);
+	apic_at = until == SCHED_SLICE_INF ? UINT64_MAX : t_exit + until;
+	if (next && next->blk.kick) {
+		/* Its own time, on the live clock: charged to it. */
+		blk_dispatch(next);
+		if (next->state != DOM_ALIVE) /* a hostile ring */
+			return schedule();
+	}
 	return next ? &next->regs : arch_idle_regs();
 }
 

@@ -31,6 +31,14 @@ __attribute__((noreturn)) void run_shutdown(void);
 void run_timer_arm(struct hv_timer *t, ns_t at);
 void run_timer_cancel(struct hv_timer *t);
 
+/* Preemption points for long work done for a domain (block copies): true
+ * once the APIC timer is due (a wake-up, a timer, the slice's end), so the
+ * work should stop and let the interrupt in. run_resched_soon() makes the
+ * timer due at once, so the scheduler runs right after the current
+ * hypercall returns to the guest. */
+bool run_preempt_due(void);
+void run_resched_soon(void);
+
 /* Hypercall actions on the calling domain; each enters the hypervisor's
  * own time (the rest of the call is charged to the domain). */
 void run_block(struct domain *d, ns_t deadline);

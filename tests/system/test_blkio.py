@@ -5,18 +5,22 @@ a noisy neighbour, data integrity with exact counters, and hostile rings.
 Rates are measured on the guest's own clock: iohog reports start_ns (its
 first submission) and last_ns (when it observed its latest completion).
 The buckets have no capacity besides the one-time burst, so over T seconds
-a throttled domain moves rate * T + burst, within one request.
+a throttled domain moves rate * T + burst, within one request, however long
+the guest takes to spend the burst.
 """
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 
+import hvlink
 import hvtest
 from hvtest import ok, note, boot, dom, ROOT
 
 MIB = 1 << 20
+NS_PER_S = 10**9
 
 
 def rep(d):
@@ -86,22 +90,20 @@ if ok(r is not None, "two rate-limited iohogs boot and run 5 s", err):
     ok(rel(got, IOPS) <= 0.01,
        "2000 ops/s with 64 KiB requests: (ops - burst) / time within 1%",
        "%.1f ops/s, want %d" % (got, IOPS))
-    # See the ops case below: never more than one request over, and the
-    # known shortfall (docs/block-device.md, "Known gaps") at most 1%.
-    ok(BPS + BURST_B + REQ_B >= rb["first_s_bytes"] >=
-       0.99 * (BPS + BURST_B),
-       "burst: the first second moves rate + burst bytes, never more than "
-       "one request over and at most 1% under",
-       "first_s_bytes %d, want %d" % (rb["first_s_bytes"], BPS + BURST_B))
-    # The rate bucket banks nothing while the burst is being spent (its
-    # capacity is 0), so the first second falls short of rate + burst by
-    # the rate times the time the burst took: docs/block-device.md,
-    # "Known gaps". Bounded here: never above, at most 1% below.
-    ok(IOPS + BURST_OPS + 1 >= ro["first_s_ops"] >=
-       0.99 * (IOPS + BURST_OPS),
-       "burst: the first second completes rate + burst ops, never more "
-       "than one over and at most 1% under",
-       "first_s_ops %d, want %d" % (ro["first_s_ops"], IOPS + BURST_OPS))
+    # Issue 5: the first second moves rate + burst within one request.
+    # The burst pays first and opens room in the bucket for the refill
+    # earned while it is being spent (accounting/tb.h), so none of the
+    # rate is lost to the buckets' capacity of 0 (which clamped it away
+    # before: 2194 of 2200 ops).
+    want = BPS + BURST_B
+    ok(abs(rb["first_s_bytes"] - want) <= REQ_B,
+       "burst: the first second moves rate + burst bytes within one "
+       "request", "first_s_bytes %d, want %d +- %d" %
+       (rb["first_s_bytes"], want, REQ_B))
+    want = IOPS + BURST_OPS
+    ok(abs(ro["first_s_ops"] - want) <= 1,
+       "burst: the first second completes rate + burst ops within one "
+       "request", "first_s_ops %d, want %d +- 1" % (ro["first_s_ops"], want))
     for d in (b, o):
         ok(rep(d)["errors"] == 0, "%s: no request failed" % d["name"],
            rep(d))
@@ -156,18 +158,81 @@ if ok(idle is not None and noisy is not None,
        (hog["bytes"], lim["bytes"]))
     ok(wn["wakes"] >= 490 and wn["missed"] == 0,
        "the waker woke every period beside the iohogs", wn)
-    # Issue 5 asks for 2x the idle figure (under 2 us); the hypervisor's
-    # synchronous copies hold a due wake-up for up to one 16 KiB pass
-    # plus the interrupt path: docs/block-device.md, "Known gaps".
+    # Issue 5 asks for 2x the idle figure. The copies are the iohogs' own
+    # work, done in their time and cut short at the next chunk when a
+    # wake-up is due (docs/block-device.md, "Preemptible passes"): 2.4 us,
+    # 2.6x, was 19 us before. Beside two cpuhogs the same waker measures
+    # 1.4 us (the switch path alone), and what is left is the stop of the
+    # hog's hypercall: "Known gaps".
     note("waker p99: %d ns beside iohogs vs %d ns idle (target 2x)" %
          (wn["p99_ns"], wi["p99_ns"]))
-    ok(wn["p99_ns"] <= 50000,
-       "the waker's p99 wake lateness beside the iohogs stays under 50 us "
-       "(2.5% of a 2 ms slice)",
+    ok(wn["p99_ns"] <= 3 * wi["p99_ns"],
+       "the waker's p99 wake lateness beside the iohogs stays within 3x "
+       "its idle-host figure",
        "p99 %d ns beside iohogs, %d ns on an idle host" %
        (wn["p99_ns"], wi["p99_ns"]))
     ok(hog["mismatches"] == 0 and lim["mismatches"] == 0,
        "neither iohog read back anything but what it wrote")
+
+# --- live limit changes -----------------------------------------------------
+# SET_IO_LIMITS on a running, throttled iohog (qd 8, so requests are always
+# queued behind the buckets): the new rate holds from the change on and
+# queued requests are kept (no error, every read checks out). The change
+# cancels the head's retry timer and hands the queue to the domain's next
+# dispatch, waking it: if that failed, the queue would stall and the rate
+# read 0. Rates come from the
+# hypervisor's own counters and clock (the USAGE command), over at least
+# one virtual second after each change.
+LIVE = """
+[domain io]
+image = iohog
+memory_mb = 4
+disk_mb = 8
+io_bps = %d
+args = req_kb=4 mix=50 qd=8 region_mb=1
+""" % (1 * MIB)
+tmp = tempfile.mkdtemp(dir=os.path.join(ROOT, "build"))
+try:
+    sock = os.path.join(tmp, "link.sock")
+    p, finish = hvtest.start(LIVE, 120000, sock)
+    L = hvlink.Link(sock)
+    L.hello()
+    L.recv(120)
+
+    def sample():
+        r = L.call("usage", 1, on_other=lambda *a: None)
+        e = r["entries"][1]
+        return r["mono_ns"], e["blk_read_bytes"] + e["blk_write_bytes"]
+
+    def rate_over(min_ns):
+        t0, b0 = sample()
+        t1, b1 = t0, b0
+        while t1 - t0 < min_ns:
+            time.sleep(0.02)
+            t1, b1 = sample()
+        return (b1 - b0) * 1e9 / (t1 - t0)
+
+    rates = []
+    rates.append(rate_over(NS_PER_S))
+    for bps in (8 * MIB, 2 * MIB):
+        r = L.call("io", 1, hvlink.io_body(bps=bps), on_other=lambda *a: None)
+        ok(r["status"] == 0, "SET_IO_LIMITS to %d B/s on a busy queue" % bps,
+           r)
+        rates.append(rate_over(2 * NS_PER_S))
+    L.call("shutdown", on_other=lambda *a: None)
+    L.close()
+    res, err = finish()
+    note("live rates: %s B/s" % ["%.0f" % x for x in rates])
+    for got, want in zip(rates, (MIB, 8 * MIB, 2 * MIB)):
+        ok(rel(got, want) <= 0.01,
+           "after a live change the rate is the new limit within 1%",
+           "%.0f B/s, want %d" % (got, want))
+    if ok(res is not None, "the live-changed iohog ran to the end", err):
+        g = rep(dom(res, "io"))
+        ok(g["errors"] == 0 and g["mismatches"] == 0,
+           "queued requests survived the changes: no error, no mismatch", g)
+finally:
+    shutil.rmtree(tmp)
 
 # --- data integrity ---------------------------------------------------------
 # 10 s of mixed 8 KiB reads and writes at queue depth 8 under both buckets,
