@@ -287,12 +287,11 @@ static void test_burst_gives_rate_times_t_plus_capacity_plus_burst(void **st)
 		fail_msg("ideal device: %.0f bytes, want %.0f +- %llu", ideal_b,
 		         bound, (unsigned long long)req);
 	/* A real guest spends the burst at the speed its share of the CPU
-	 * allows, and meanwhile the full bucket cannot bank its refill
-	 * (tb.h: the burst pays first): it falls short of the bound by that
-	 * refill, here about 1.4 ms of rate per MB of burst, and never
-	 * exceeds it. */
-	assert_true(real_b <= bound + (double)req);
-	assert_within(real_b, bound, 0.015, "real guest's admitted bytes");
+	 * allows; the rate earned meanwhile is banked above capacity (tb.h,
+	 * burst_room), so it too reaches the bound within one request. */
+	if (real_b > bound + (double)req || real_b < bound - (double)req)
+		fail_msg("real guest: %.0f bytes, want %.0f +- %llu", real_b,
+		         bound, (unsigned long long)req);
 	sim_result_free(&r);
 	scenario_free(&sc);
 }
