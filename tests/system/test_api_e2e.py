@@ -3,8 +3,11 @@
 billingd on its link, the REST API on a real socket. Changing a domain's
 cpu_weight through the API changes its measured CPU share within two
 metering intervals; changing io_bps changes its I/O rate likewise; pausing
-through the API stops a domain; the usage the API reports equals the
-hypervisor's own counters."""
+through the API stops a domain; a quota with `suspend` pauses its domain
+within one metering interval of the crossing and one with `throttle` puts
+its reduced shares measurably in force; the stored usage equals the
+hypervisor's own counters, and this month's invoice lines are those
+counters priced by the plan."""
 import calendar
 import json
 import os
@@ -39,7 +42,7 @@ args = req_kb=4 qd=8 mix=50
 image = cpuhog
 cpu_weight = 256
 """ % INTERVAL_MS
-RUN_MS = 9000
+RUN_MS = 11000
 MS = 10**6
 
 
@@ -116,6 +119,26 @@ ok(st in (200, 202) and harness.wait_until(
     lambda: stored_mono() >= t_p + 4 * INTERVAL_MS * MS, 300, 0.005),
    "POST pause is accepted", (st, body))
 
+# Quotas: b may use one more CPU-second this month, then it is suspended;
+# a is over its limit already and is throttled to a 10% cap.
+b_cpu = bd.sql("SELECT bd.cpu_ns FROM boot_domains bd JOIN domains n ON "
+               "n.id = bd.domain WHERE n.name = 'b'")[0][0]
+b_limit = b_cpu // 10**9 + 1
+st, body = api("PUT", "/domains/b/quota", {"limits": {"cpu_seconds": {
+    "limit": b_limit, "action": "suspend"}}})
+ok(st == 200, "PUT a suspend quota on b (%d CPU-seconds)" % b_limit,
+   (st, body))
+st, body = api("PUT", "/domains/a/quota", {"limits": {"cpu_seconds": {
+    "limit": 1, "action": "throttle", "throttle": {"cpu_cap_pct": 10}}}})
+t_q = stored_mono()
+ok(st == 200, "PUT a throttle quota on a (cap 10%)", (st, body))
+ok(harness.wait_until(lambda: api("GET", "/domains/b")[1].get("state") ==
+                      "paused", 120, 0.01),
+   "b is paused by its quota", api("GET", "/domains/b/quota"))
+st, q = api("GET", "/domains/b/quota")
+ok(st == 200 and "cpu_seconds" in q.get("in_force", []),
+   "b's quota says the limit is in force", q)
+
 res, err = finish()
 ok(res is not None, "the hypervisor's run ends normally", err)
 harness.wait_until(lambda: stored_mono() >= RUN_MS * MS - INTERVAL_MS * MS,
@@ -159,6 +182,23 @@ ok(after and all(abs(r / 4194304 - 1) < 0.05 for r in after),
 paused = deltas("idle", t_p + INTERVAL_MS * MS, "cpu_ns")
 ok(paused and all(v == 0 for s, e, v in paused[:3]),
    "a domain paused through the API gets no CPU", paused[:3])
+
+# b: the first METER at or over the limit is the crossing; the interval
+# after it must already be idle (the pause came within one interval).
+cum = bd.sql("SELECT s.mono_ns, s.cpu_ns FROM samples s JOIN boot_domains "
+             "bd ON bd.boot = s.boot AND bd.domid = s.domid JOIN domains n "
+             "ON n.id = bd.domain WHERE n.name = 'b' ORDER BY s.mono_ns")
+cross = [m_ for m_, c in cum if c >= b_limit * 10**9]
+after = deltas("b", cross[0] + INTERVAL_MS * MS, "cpu_ns") if cross else []
+ok(cross and after and all(v == 0 for s, e, v in after),
+   "b gets no CPU from one metering interval after crossing its quota "
+   "(crossed at %s ms)" % (cross and cross[0] // MS),
+   (cross[:1], deltas("b", cross[0], "cpu_ns")[:3] if cross else cum[-3:]))
+capped = [v * 1.0 / (e - s) for s, e, v in
+          deltas("a", t_q + 2 * INTERVAL_MS * MS, "cpu_ns")[:5]]
+ok(capped and all(abs(c - 0.10) < 0.01 for c in capped),
+   "the throttle's 10%% cap is measurably in force on a: %s" %
+   ["%.3f" % c for c in capped], capped)
 
 
 
