@@ -30,7 +30,7 @@ void config_default(struct config *c)
 	c->api_port = 8080;
 	c->api_threads = 4;
 	c->api_max_connections = 256;
-	c->api_per_ip_connections = 64;
+	c->api_per_ip_connections = 0;
 	c->api_conn_memory_kb = 64;
 	c->api_conn_timeout_s = 30;
 	c->api_max_body_kb = 64;

@@ -152,11 +152,15 @@ int parse_month(const char *s)
 
 bool ident_valid(const char *s, size_t max)
 {
+	/* Starts with a letter or digit, so "." and ".." (which clients
+	 * and proxies rewrite as path segments) cannot be names. */
+	if (!isalnum((unsigned char)s[0]))
+		return false;
 	size_t n = 0;
 	for (; s[n]; n++)
 		if (!isalnum((unsigned char)s[n]) && !strchr("_.-", s[n]))
 			return false;
-	return n >= 1 && n <= max;
+	return n <= max;
 }
 
 /* The media type of a Content-Type value, without parameters, is t? */

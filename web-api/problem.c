@@ -49,16 +49,25 @@ char *problem_json(enum api_code code, const char *detail, size_t *len)
 	const struct problem_kind *k = problem_kind(code);
 	char type[96];
 	snprintf(type, sizeof(type), "urn:fairshare:problem:%s", k->slug);
+	/* The detail quotes what the client sent (a name, a parameter), cut
+	 * to a length that may split a UTF-8 sequence or that was never
+	 * UTF-8: jansson refuses such strings, and the answer must not lose
+	 * its body, so anything but printable ASCII becomes '?'. */
+	char clean[512];
+	size_t n = 0;
+	for (; detail[n] && n + 1 < sizeof(clean); n++)
+		clean[n] = detail[n] >= 0x20 && detail[n] < 0x7f ? detail[n] : '?';
+	clean[n] = '\0';
 	json_t *j =
 	    json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", k->title,
-	              "status", (int)k->status, "detail", detail);
+	              "status", (int)k->status, "detail", clean);
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s) {
 		*len = 0;
 		return NULL;
 	}
-	size_t n = strlen(s);
+	n = strlen(s);
 	char *t = realloc(s, n + 2);
 	if (!t) {
 		*len = n;

@@ -17,6 +17,7 @@
  * loop's current ingest batch (WAL: reads never wait).
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -274,6 +275,34 @@ static bool from_loopback(struct MHD_Connection *conn)
 	return false;
 }
 
+static int hexval(char h)
+{
+	return isdigit((unsigned char)h) ? h - '0'
+	                                 : (tolower((unsigned char)h) - 'a' + 10);
+}
+
+/* Percent-decoding of the path and query values, except that "%00" stays
+ * as it is: decoded, it would end the C string there, and
+ * "dom-1%00junk" would be taken for "dom-1". Left as "%00" it matches no
+ * name and no valid parameter. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	char *w = s;
+	for (const char *r = s; *r;) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2]) && (r[1] != '0' || r[2] != '0')) {
+			*w++ = (char)(hexval(r[1]) << 4 | hexval(r[2]));
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 /* The route for c, or -1 with a 404/405 made. */
 static int find_route(struct call *c)
 {
@@ -283,7 +312,11 @@ static int find_route(struct call *c)
 		char arg[sizeof(c->arg)];
 		if (!path_match(routes[i].path, c->url, arg, sizeof(arg)))
 			continue;
-		if (!strcmp(routes[i].method, c->method)) {
+		/* HEAD is GET without the body (libmicrohttpd drops it):
+		 * load balancers probe /v1/health that way. */
+		if (!strcmp(routes[i].method, c->method) ||
+		    (!strcmp(c->method, "HEAD") &&
+		     !strcmp(routes[i].method, "GET"))) {
 			memcpy(c->arg, arg, sizeof(arg));
 			return (int)i;
 		}
@@ -528,6 +561,7 @@ static int start_mhd(struct api *a, char *err, size_t errlen)
 	    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->api_conn_timeout_s,
 	     NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
 	    {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0,
 	     a->tls_cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key_pem},

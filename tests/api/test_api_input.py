@@ -114,6 +114,17 @@ cases = [
      422, "missing-field"),
     ("customer_bad_id", "POST", "/v1/customers",
      {"body": {"id": "a b", "name": "x"}}, 422, "invalid-field"),
+    ("customer_id_dotdot", "POST", "/v1/customers",
+     {"body": {"id": "..", "name": "x"}}, 422, "invalid-field"),
+    ("customer_id_dot", "POST", "/v1/customers",
+     {"body": {"id": ".", "name": "x"}}, 422, "invalid-field"),
+    ("nul_in_domain_name", "GET", DOM + "%00junk", {}, 404, "not-found"),
+    ("nul_in_customer_param", "GET", "/v1/invoices?month=2026-01&"
+     "customer=acme%00x", {}, 404, "not-found"),
+    ("nul_in_date", "GET", DOM + "/usage?from=2026-01-01T00:00:00Z%00junk&"
+     "to=2026-01-02T00:00:00Z", {}, 400, "bad-parameter"),
+    ("invalid_utf8_name_keeps_problem_body", "GET", "/v1/domains/%FF", {},
+     404, "not-found"),
     ("customer_exists", "POST", "/v1/customers",
      {"body": {"id": "acme", "name": "Again"}}, 409, "conflict"),
     ("customer_unknown_field", "PUT", "/v1/customers/acme",
@@ -144,6 +155,14 @@ for name, m, path, kw, status, typ in cases:
        "%s_is_%d_%s_and_changes_nothing" % (name, status, typ.replace(
            "-", "_")),
        "%s %s -> %r\nbefore %s\nafter  %s" % (m, path, r, before, after))
+
+# HEAD is GET without the body: what a load balancer probes.
+h = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
+h.request("HEAD", "/v1/health")
+hr = h.getresponse()
+ok(hr.status == 200 and hr.read() == b"", "head_health_is_200_without_body",
+   hr.status)
+h.close()
 
 # A chunked upload past the limit (no Content-Length): 413 after reading.
 c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=20)
