@@ -29,9 +29,11 @@ ok(wait_until(lambda: "replay log" in open(b.log).read(), 15),
 ok(wait_until(lambda: (b.sql("SELECT value FROM stats WHERE "
                              "name='hv_replay_dropped'") or [(0,)])[0][0] > 0,
               15), "and keeps the count in its stats table")
-dump = peer.stop()
-ok(wait_until(lambda: b.final_stored(peer.final_ns, 20), 15),
+# The run ends at run_ms of simulated time (6 s here); its last METER
+# must be stored before the peer is stopped.
+ok(wait_until(lambda: b.final_stored(peer.final_ns, 20), 30),
    "the final METER is stored", tail(b.log))
+dump = peer.stop()
 b.stop()
 stored = b.totals(dump["boot_id"])
 diffs = compare(stored, dump)
