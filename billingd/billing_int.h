@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "accounting/wire.h"
+#include "store.h"
 
 typedef unsigned __int128 u128;
 
@@ -84,7 +85,6 @@ int usage_scan(sqlite3 *db, int64_t domain, int64_t from_s, int64_t to_s,
                int64_t step_s, int64_t upto_id, scan_fn fn, void *ctx);
 
 /* stats.value of name (0 if absent), or -1 on error. */
-int64_t billing_stat(sqlite3 *db, const char *name);
 
 /* BEGIN (deferred: a snapshot) or BEGIN IMMEDIATE (a write) on db, and
  * the matching end. 0 or -1. */

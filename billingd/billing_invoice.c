@@ -328,7 +328,7 @@ static int month_complete(sqlite3 *db, int64_t end_s, int64_t now_s, bool *done)
 	*done = false;
 	if (now_s < end_s)
 		return 0;
-	int64_t mark = billing_stat(db, "rollup_delta_id");
+	int64_t mark = store_stat_get(db, "rollup_delta_id");
 	sqlite3_stmt *q;
 	if (mark < 0 ||
 	    sqlite3_prepare_v2(

@@ -557,7 +557,7 @@ static int set_mark(sqlite3 *db, int64_t id)
 
 static int evaluate(struct eval *ev, struct quota_action **acts, size_t *nacts)
 {
-	int64_t from = billing_stat(ev->db, "quota_delta_id");
+	int64_t from = store_stat_get(ev->db, "quota_delta_id");
 	int64_t to = max_delta_id(ev->db), lo = 0;
 	if (from < 0 || to < 0 || mtd_missing(ev) < 0 ||
 	    mtd_load_all(ev->db, &ev->v, &ev->n))

@@ -129,20 +129,6 @@ void meter_add(struct meter_sum *a, const struct meter_sum *b)
 		a->mem_pages_max = b->mem_pages_max;
 }
 
-int64_t billing_stat(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *q;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM stats WHERE name=?", -1,
-	                       &q, NULL))
-		return -1;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : -1;
-}
 
 int tx_begin(sqlite3 *db, bool write)
 {
@@ -240,7 +226,7 @@ static int scan_deltas(sqlite3 *db, int64_t domain, int64_t from_s,
                        int64_t to_s, int64_t step_s, int64_t upto_id,
                        scan_fn fn, void *ctx)
 {
-	int64_t mark = billing_stat(db, "rollup_delta_id");
+	int64_t mark = store_stat_get(db, "rollup_delta_id");
 	if (mark < 0)
 		return -1;
 	/* The deltas after the rollup mark: a rowid range, at most

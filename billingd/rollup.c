@@ -129,24 +129,11 @@ static size_t merge(struct acc *v, size_t n)
 	return w + 1;
 }
 
-static int64_t stat_get(sqlite3 *db, const char *name)
-{
-	sqlite3_stmt *q;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM stats WHERE name=?", -1,
-	                       &q, NULL))
-		return -1;
-	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		v = sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	return v;
-}
 
 /* One chunk: 0 done (nothing left), 1 more to do, -1 error. */
 static int pass(sqlite3 *db, struct acc *m1, struct acc *h1, uint64_t *rows)
 {
-	int64_t from = stat_get(db, "rollup_delta_id");
+	int64_t from = store_stat_get(db, "rollup_delta_id");
 	if (from < 0)
 		return -1;
 	sqlite3_stmt *q;

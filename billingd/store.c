@@ -585,6 +585,21 @@ int store_stat(struct store *st, const char *name, uint64_t v)
 	return run(q);
 }
 
+int64_t store_stat_get(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM stats WHERE name=?", -1,
+	                       &q, NULL))
+		return -1;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : -1;
+}
+
 /* ---- backup
  * ------------------------------------------------------------------- */
 

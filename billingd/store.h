@@ -78,6 +78,8 @@ int store_event(struct store *st, int64_t boot_ref, uint64_t seq,
                 const struct wire_event *e);
 /* stats(name) = v. 0 or -1. */
 int store_stat(struct store *st, const char *name, uint64_t v);
+/* stats(name) on any connection: 0 if absent, -1 on error. */
+int64_t store_stat_get(struct sqlite3 *db, const char *name);
 
 /* Online backup of the whole database to out (sqlite3_backup), while
  * others write. 0, or -1 with err. */
