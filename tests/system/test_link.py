@@ -162,12 +162,15 @@ unacked = [s for s, f in seqs]
 L.close()
 L = hvlink.Link(sock)
 L.hello()
+# New records the hypervisor sent before it read our HELLO (it cannot see
+# a controller go) are skipped: they come again among the resends.
+t = None
+while t != hvlink.HELLO:
+    t, fl, seq, m = L.recv(120)
+ok(m["boot_id"] == boot_id, "same boot id after reconnecting")
 resent = []
 while True:
     t, fl, seq, m = L.recv(120)
-    if t == hvlink.HELLO:
-        ok(m["boot_id"] == boot_id, "same boot id after reconnecting")
-        continue
     if not fl & hvlink.F_RESENT:
         break
     resent.append(seq)
@@ -175,17 +178,20 @@ ok(resent and set(unacked) <= set(resent) and resent == sorted(resent),
    "every unacknowledged record comes again, in order, flagged RESENT",
    (len(unacked), len(resent)))
 L.ack(boot_id, seq)
+acked = seq
 # A command answered after the ACK proves the ACK was read (QEMU drops
 # what it has not read from the socket when the peer hangs up).
 L.call("list", 1)
 L.close()
 L = hvlink.Link(sock)
 L.hello()
-t, fl, seq, m = L.recv(120)
+t = None
+while t != hvlink.HELLO:
+    t, fl, seq, m = L.recv(120)
 again = []
 for _ in range(3):
     t, fl, seq, m = L.recv(120)
-    if fl & hvlink.F_RESENT:
+    if fl & hvlink.F_RESENT and seq <= acked:
         again.append(seq)
 ok(t != hvlink.HELLO and not again,
    "acknowledged records are not sent again", again)
