@@ -179,6 +179,10 @@ class Billingd:
         finally:
             c.close()
 
+    def newest_sample_ns(self):
+        """The newest stored METER's mono_ns (0: none yet)."""
+        return self.sql("SELECT max(mono_ns) FROM samples")[0][0] or 0
+
     def final_stored(self, mono_ns, count):
         """At least count samples at mono_ns in some boot (uses the
         primary key: cheap to poll)."""

@@ -132,6 +132,29 @@ class Link:
         self.send(HELLO, struct.pack("<BBBxIQQQI4x", 2, 1, 1, 0, 0, 0,
                                      int(time.monotonic() * 1e9), 0))
 
+    def await_hello(self, timeout=120):
+        """Say HELLO on a reconnection and return the hypervisor's answer.
+        The hypervisor cannot see a controller go, so it goes on sending:
+        records that reach the new connection before the answer are
+        skipped here (they come again among the resends)."""
+        self.hello()
+        while True:
+            t, fl, seq, m = self.recv(timeout)
+            if t == HELLO:
+                return m
+
+    def drain_meters(self, boot_id, last):
+        """To the end of the run: acknowledge every METER and put its
+        counters into last (domid -> counters)."""
+        try:
+            while True:
+                t, fl, seq, m = self.recv(300)
+                if t == METER:
+                    last.update(m["entries"])
+                    self.ack(boot_id, seq)
+        except (EOFError, TimeoutError):
+            pass
+
     def ack(self, boot_id, seq):
         self.send(ACK, struct.pack("<QQ", boot_id, seq))
 

@@ -86,8 +86,7 @@ ok(harness.wait_until(lambda: os.path.exists(sock), 120),
 bd.start()
 
 
-def stored_mono():
-    return bd.sql("SELECT max(mono_ns) FROM samples")[0][0] or 0
+stored_mono = bd.newest_sample_ns
 
 
 def deltas(name, since_ns, field):

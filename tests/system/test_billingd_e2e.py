@@ -48,9 +48,7 @@ ok(harness.wait_until(lambda: os.path.exists(sock), 120),
 bd.start()
 
 
-def stored_mono():
-    r = bd.sql("SELECT max(mono_ns) FROM samples")
-    return r[0][0] or 0
+stored_mono = bd.newest_sample_ns
 
 
 # Kill billingd twice while it ingests (the second time as soon as it has

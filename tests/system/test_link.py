@@ -161,13 +161,7 @@ ok(r["status"] == 0 and len(r["domains"]) == 4,
 unacked = [s for s, f in seqs]
 L.close()
 L = hvlink.Link(sock)
-L.hello()
-# New records the hypervisor sent before it read our HELLO (it cannot see
-# a controller go) are skipped: they come again among the resends.
-t = None
-while t != hvlink.HELLO:
-    t, fl, seq, m = L.recv(120)
-ok(m["boot_id"] == boot_id, "same boot id after reconnecting")
+ok(L.await_hello()["boot_id"] == boot_id, "same boot id after reconnecting")
 resent = []
 while True:
     t, fl, seq, m = L.recv(120)
@@ -184,10 +178,7 @@ acked = seq
 L.call("list", 1)
 L.close()
 L = hvlink.Link(sock)
-L.hello()
-t = None
-while t != hvlink.HELLO:
-    t, fl, seq, m = L.recv(120)
+L.await_hello()
 again = []
 for _ in range(3):
     t, fl, seq, m = L.recv(120)
@@ -199,14 +190,7 @@ ok(t != hvlink.HELLO and not again,
 # To the end: the last METER equals the report, counter for counter (a
 # destroyed domain's last counters came before the reconnects).
 last = {k: v for k, (sq, v) in meters.items()}
-try:
-    while True:
-        t, fl, seq, m = L.recv(300)
-        if t == hvlink.METER:
-            last.update(m["entries"])
-            L.ack(boot_id, seq)
-except (EOFError, TimeoutError):
-    pass
+L.drain_meters(boot_id, last)
 res, err = finish()
 ok(res is not None, "the run ends normally", err)
 if res:
