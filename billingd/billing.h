@@ -71,6 +71,13 @@ int quota_evaluate_ex(struct store *st, int64_t now_unix_ns,
  * and exact totals over the range. */
 json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
                     int64_t to_unix_s, int64_t step_s, struct api_err *e);
+/* The same, counting only usage from visible_from_s (a whole minute) on:
+ * a tenant's view of a domain it has owned since then (ownership.h); the
+ * document then says "visible_from". */
+json_t *usage_query_from(struct store *st, const char *domain,
+                         int64_t from_unix_s, int64_t to_unix_s,
+                         int64_t step_s, int64_t visible_from_s,
+                         struct api_err *e);
 
 /* GET /invoices?month=YYYY-MM[&customer=ID]. month is "YYYY-MM"; customer
  * NULL means every customer (admin). The document is JSON, or CSV when csv

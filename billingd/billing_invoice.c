@@ -31,6 +31,7 @@
 #include "billing.h"
 #include "billing_int.h"
 #include "billing_invoice.h"
+#include "ownership.h"
 
 #define HOURS_MAX 744           /* 31 days */
 #define QTY_MAX ((u128)1 << 87) /* x price (< 2^40) stays below 2^127 */
@@ -59,20 +60,35 @@ static struct inv_line *line_add(struct invoice *inv)
 	return l;
 }
 
-/* ---- usage of the month per domain ---- */
+/* ---- usage of the month per domain and owner ---- */
+
+/* A domain's usage under one owner (docs/billing.md section 6). */
+struct share {
+	char *customer; /* NULL: nobody */
+	struct meter_sum sum;
+	uint64_t hours[(HOURS_MAX + 63) / 64]; /* bit h: metered in hour h */
+};
+
+/* An ownership change that takes effect at eff_s, to shares[sh]. */
+struct change {
+	int64_t eff_s;
+	size_t sh;
+};
 
 struct dom {
 	int64_t id;
 	char name[WIRE_NAME_FIELD];
-	char *customer, *plan;
-	struct meter_sum sum;
-	uint64_t hours[(HOURS_MAX + 63) / 64]; /* bit h: metered in hour h */
+	struct share *sh; /* distinct owners within the month */
+	size_t nsh;
+	struct change *chg; /* owner at the month's start, then changes */
+	size_t nchg;
 };
 
 struct month_scan {
 	struct dom *d;
 	size_t n;
 	int64_t start_s;
+	struct dom *one; /* the minute scan of one split domain */
 };
 
 static int cmp_dom_id(const void *a, const void *b)
@@ -81,17 +97,40 @@ static int cmp_dom_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void share_add(struct share *s, int64_t start_s, int64_t bucket_s,
+                      const struct meter_sum *m)
+{
+	meter_add(&s->sum, m);
+	int64_t h = (bucket_s - start_s) / 3600;
+	if (m->n && h >= 0 && h < HOURS_MAX)
+		s->hours[h / 64] |= 1ull << (h % 64);
+}
+
+/* Hourly buckets of every domain owned by one customer all month. */
 static int month_cb(void *ctx, int64_t domain, int64_t bucket_s,
                     const struct meter_sum *m)
 {
 	struct month_scan *s = ctx;
 	struct dom *d = bsearch(&domain, s->d, s->n, sizeof(*d), cmp_dom_id);
-	if (!d)
-		return 0; /* a series whose name is not known (docs) */
-	meter_add(&d->sum, m);
-	int64_t h = (bucket_s - s->start_s) / 3600;
-	if (m->n && h >= 0 && h < HOURS_MAX)
-		d->hours[h / 64] |= 1ull << (h % 64);
+	if (!d || d->nchg > 1)
+		return 0; /* a series whose name is not known (docs), or a
+		           * domain that changed owner: its minute scan */
+	share_add(&d->sh[0], s->start_s, bucket_s, m);
+	return 0;
+}
+
+/* Minute buckets of a domain that changed owner within the month: each
+ * to the owner in force at the minute's start. */
+static int minute_cb(void *ctx, int64_t domain, int64_t bucket_s,
+                     const struct meter_sum *m)
+{
+	struct month_scan *s = ctx;
+	struct dom *d = s->one;
+	(void)domain;
+	size_t k = 0;
+	while (k + 1 < d->nchg && d->chg[k + 1].eff_s <= bucket_s)
+		k++;
+	share_add(&d->sh[d->chg[k].sh], s->start_s, bucket_s, m);
 	return 0;
 }
 
@@ -104,24 +143,106 @@ static char *dup_col(sqlite3_stmt *q, int c)
 static void doms_free(struct dom *d, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(d[i].customer);
-		free(d[i].plan);
+		for (size_t k = 0; k < d[i].nsh; k++)
+			free(d[i].sh[k].customer);
+		free(d[i].sh);
+		free(d[i].chg);
 	}
 	free(d);
 }
 
-/* Every domain (sorted by id) with its customer and plan, and its usage
- * attributed to [start_s, end_s). */
+static bool same_cust(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The owner cust (taken) from eff_s on: a change, and a share if cust
+ * has none yet. 0 or -1 (out of memory). */
+static int dom_owner(struct dom *d, int64_t eff_s, char *cust)
+{
+	size_t k = 0;
+	while (k < d->nsh && !same_cust(d->sh[k].customer, cust))
+		k++;
+	if (k == d->nsh) {
+		struct share *ns = realloc(d->sh, (k + 1) * sizeof(*ns));
+		if (!ns)
+			goto oom;
+		d->sh = ns;
+		memset(&ns[k], 0, sizeof(ns[k]));
+		ns[k].customer = cust;
+		d->nsh++;
+	} else {
+		free(cust);
+	}
+	if (d->nchg && d->chg[d->nchg - 1].eff_s == eff_s) {
+		d->chg[d->nchg - 1].sh = k; /* the later change wins */
+		return 0;
+	}
+	struct change *nc = realloc(d->chg, (d->nchg + 1) * sizeof(*nc));
+	if (!nc)
+		return -1;
+	d->chg = nc;
+	nc[d->nchg++] = (struct change){eff_s, k};
+	return 0;
+oom:
+	free(cust);
+	return -1;
+}
+
+/* The owners of every domain over [start_s, end_s), from the ownership
+ * rows (sorted by domain, then time). A domain without rows has had
+ * nobody as owner. */
+static int month_owners(sqlite3 *db, struct dom *d, size_t n, int64_t start_s,
+                        int64_t end_s)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT domain, since_ns, customer FROM "
+	                       "ownership ORDER BY domain, since_ns",
+	                       -1, &q, NULL))
+		return -1;
+	int rc;
+	struct dom *cur = NULL;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		int64_t eff = owner_effective_s(sqlite3_column_int64(q, 1));
+		if (!cur || cur->id != id)
+			cur = bsearch(&id, d, n, sizeof(*d), cmp_dom_id);
+		if (!cur || eff >= end_s)
+			continue;
+		/* rows up to the month's start replace the owner at it */
+		if (eff <= start_s && cur->nchg == 1)
+			cur->nchg = 0;
+		if (eff > start_s && !cur->nchg &&
+		    dom_owner(cur, start_s, NULL)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		char *cust = dup_col(q, 2);
+		if ((sqlite3_column_type(q, 2) != SQLITE_NULL && !cust) ||
+		    dom_owner(cur, eff > start_s ? eff : start_s, cust)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!d[i].nchg && dom_owner(&d[i], start_s, NULL))
+			return -1;
+	return 0;
+}
+
+/* Every domain (sorted by id) with its owners and their usage attributed
+ * to [start_s, end_s). */
 static int month_usage(sqlite3 *db, int64_t start_s, int64_t end_s,
                        struct dom **out, size_t *nout)
 {
 	sqlite3_stmt *q;
 	struct month_scan s = {.start_s = start_s};
 	size_t cap = 0;
-	if (sqlite3_prepare_v2(db,
-	                       "SELECT d.id,d.name,d.customer,c.plan FROM "
-	                       "domains d LEFT JOIN customers c ON "
-	                       "c.id=d.customer ORDER BY d.id",
+	if (sqlite3_prepare_v2(db, "SELECT id,name FROM domains ORDER BY id",
 	                       -1, &q, NULL))
 		return -1;
 	int rc;
@@ -140,30 +261,44 @@ static int month_usage(sqlite3 *db, int64_t start_s, int64_t end_s,
 		d->id = sqlite3_column_int64(q, 0);
 		snprintf(d->name, sizeof(d->name), "%s",
 		         sqlite3_column_text(q, 1));
-		d->customer = dup_col(q, 2);
-		d->plan = dup_col(q, 3);
 	}
 	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE ||
-	    usage_scan(db, 0, start_s, end_s, 3600, -1, month_cb, &s)) {
-		doms_free(s.d, s.n);
-		return -1;
+	if (rc != SQLITE_DONE || month_owners(db, s.d, s.n, start_s, end_s) ||
+	    usage_scan(db, 0, start_s, end_s, 3600, -1, month_cb, &s))
+		goto fail;
+	for (size_t i = 0; i < s.n; i++) {
+		if (s.d[i].nchg < 2)
+			continue;
+		s.one = &s.d[i];
+		if (usage_scan(db, s.d[i].id, start_s, end_s, 60, -1,
+		               minute_cb, &s))
+			goto fail;
 	}
 	*out = s.d;
 	*nout = s.n;
 	return 0;
+fail:
+	doms_free(s.d, s.n);
+	return -1;
 }
 
 /* ---- lines ---- */
 
+/* One domain's usage under one owner, as billed. */
+struct bill {
+	const char *name;
+	const struct share *sh;
+	char *plan; /* the owner's plan, NULL: default */
+};
+
 /* Sort order of an invoice: customer (without one last), domain, meter. */
-static int cmp_dom_bill(const void *a, const void *b)
+static int cmp_bill(const void *a, const void *b)
 {
-	const struct dom *x = *(struct dom *const *)a,
-	                 *y = *(struct dom *const *)b;
-	if (!x->customer != !y->customer)
-		return x->customer ? -1 : 1;
-	int c = x->customer ? strcmp(x->customer, y->customer) : 0;
+	const struct bill *x = a, *y = b;
+	const char *cx = x->sh->customer, *cy = y->sh->customer;
+	if (!cx != !cy)
+		return cx ? -1 : 1;
+	int c = cx ? strcmp(cx, cy) : 0;
 	return c ? c : strcmp(x->name, y->name);
 }
 
@@ -207,29 +342,29 @@ static unsigned popcount_hours(const uint64_t *h)
 	return n;
 }
 
-/* The six lines of domain d on plan p. */
-static int dom_lines(struct invoice *inv, const struct dom *d,
+/* The six lines of one domain's usage under one owner, on plan p. */
+static int dom_lines(struct invoice *inv, const struct bill *d,
                      const struct plan *p, int64_t month_s, struct api_err *e)
 {
 	for (int m = 0; m <= M_N; m++) {
 		struct inv_line *l = line_add(inv);
 		if (!l)
 			return api_fail(e, API_INTERNAL, "out of memory");
-		l->customer = d->customer ? strdup(d->customer) : NULL;
+		l->customer = d->sh->customer ? strdup(d->sh->customer) : NULL;
 		snprintf(l->plan, sizeof(l->plan), "%s", p->name);
 		snprintf(l->currency, sizeof(l->currency), "%s", p->currency);
 		snprintf(l->domain, sizeof(l->domain), "%s", d->name);
 		l->meter = m;
 		u128 qty, incl, bill, amount;
 		if (m == 0) { /* the base fee, prorated by metered hours */
-			qty = bill = popcount_hours(d->hours);
+			qty = bill = popcount_hours(d->sh->hours);
 			incl = 0;
 			l->price = p->base_micro;
 			amount = div_half_up((u128)p->base_micro * qty,
 			                     (u128)(month_s / 3600));
 		} else {
 			u128 size = unit_size(m, month_s);
-			qty = meter_qty(&d->sum, m);
+			qty = meter_qty(&d->sh->sum, m);
 			incl = (u128)p->incl[m - 1] * size;
 			bill = qty > incl ? qty - incl : 0;
 			l->price = p->price[m - 1];
@@ -269,41 +404,83 @@ static const struct plan *plan_get(sqlite3 *db, struct plan_cache *c,
 	return &c->v[c->n++];
 }
 
+/* The owner's plan name into b->plan (NULL: default). 0 or -1. */
+static int bill_plan(sqlite3_stmt *q, struct bill *b)
+{
+	if (!b->sh->customer)
+		return 0;
+	sqlite3_reset(q);
+	sqlite3_bind_text(q, 1, b->sh->customer, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL &&
+	    !(b->plan = dup_col(q, 0)))
+		return -1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* The invoice lines of [start_s, end_s) for every customer. */
 static int invoice_compute(sqlite3 *db, int64_t start_s, int64_t end_s,
                            struct invoice *inv, struct api_err *e)
 {
 	struct dom *d;
-	size_t n;
+	size_t n, nb = 0, cap = 0;
 	if (month_usage(db, start_s, end_s, &d, &n))
 		return api_fail(e, API_INTERNAL, "invoice: %s",
 		                sqlite3_errmsg(db));
-	struct dom **use = malloc((n ? n : 1) * sizeof(*use));
+	struct bill *bills = NULL;
 	struct plan_cache *pc = calloc(1, sizeof(*pc));
-	size_t nu = 0;
+	sqlite3_stmt *q = NULL;
 	int rc = -1;
-	if (!use || !pc) {
+	if (!pc) {
 		api_fail(e, API_INTERNAL, "out of memory");
 		goto out;
 	}
+	if (sqlite3_prepare_v2(db, "SELECT plan FROM customers WHERE id=?", -1,
+	                       &q, NULL)) {
+		api_fail(e, API_INTERNAL, "invoice: %s", sqlite3_errmsg(db));
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++)
-		if (d[i].sum.n)
-			use[nu++] = &d[i];
-	qsort(use, nu, sizeof(*use), cmp_dom_bill);
-	for (size_t i = 0; i < nu; i++) {
-		const struct plan *p = plan_get(db, pc, use[i]->plan);
+		for (size_t k = 0; k < d[i].nsh; k++) {
+			if (!d[i].sh[k].sum.n)
+				continue;
+			if (nb == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct bill *nv =
+				    realloc(bills, cap * sizeof(*nv));
+				if (!nv) {
+					api_fail(e, API_INTERNAL,
+					         "out of memory");
+					goto out;
+				}
+				bills = nv;
+			}
+			bills[nb] = (struct bill){d[i].name, &d[i].sh[k], NULL};
+			if (bill_plan(q, &bills[nb++])) {
+				api_fail(e, API_INTERNAL, "invoice: %s",
+				         sqlite3_errmsg(db));
+				goto out;
+			}
+		}
+	if (nb)
+		qsort(bills, nb, sizeof(*bills), cmp_bill);
+	for (size_t i = 0; i < nb; i++) {
+		const struct plan *p = plan_get(db, pc, bills[i].plan);
 		if (!p) {
 			api_fail(e, API_INTERNAL, "plan '%s' not found",
-			         use[i]->plan ? use[i]->plan : "default");
+			         bills[i].plan ? bills[i].plan : "default");
 			goto out;
 		}
-		if (dom_lines(inv, use[i], p, end_s - start_s, e))
+		if (dom_lines(inv, &bills[i], p, end_s - start_s, e))
 			goto out;
 	}
 	rc = 0;
 out:
+	sqlite3_finalize(q);
+	for (size_t i = 0; i < nb; i++)
+		free(bills[i].plan);
+	free(bills);
 	free(pc);
-	free(use);
 	doms_free(d, n);
 	return rc;
 }
@@ -608,6 +785,23 @@ sqlerr:
 	return api_fail(e, API_INTERNAL, "invoice: %s", sqlite3_errmsg(db));
 }
 
+/* The wall-clock second of the first boot's start: 1, 0 (never booted),
+ * -1. */
+static int first_metered_s(sqlite3 *db, int64_t *s)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "SELECT min(wall_offset_ns) FROM boots", -1,
+	                       &q, NULL))
+		return -1;
+	int rc = sqlite3_step(q), found = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+		*s = sqlite3_column_int64(q, 0) / SEC_NS;
+		found = 1;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? found : -1;
+}
+
 int billing_invoice(struct store *st, const char *month, const char *customer,
                     bool csv, char **out, size_t *len, struct api_err *e)
 {
@@ -615,6 +809,7 @@ int billing_invoice(struct store *st, const char *month, const char *customer,
 	struct req r = {.month = month, .customer = customer, .csv = csv};
 	struct invoice inv = {0};
 	bool write;
+	int rc;
 	*out = NULL;
 	*len = 0;
 	if (month_parse(month, &r.start_s, &r.end_s))
@@ -624,6 +819,22 @@ int billing_invoice(struct store *st, const char *month, const char *customer,
 	if (r.start_s > r.now_s)
 		return api_fail(e, API_BAD_PARAMETER,
 		                "month %s has not started", month);
+	/* A past month that ended before anything was metered has no
+	 * invoice: answering would freeze (and store) an empty one. */
+	int64_t first_s;
+	rc = first_metered_s(db, &first_s);
+	if (rc < 0)
+		return api_fail(e, API_INTERNAL, "invoice: %s",
+		                sqlite3_errmsg(db));
+	if (r.end_s <= r.now_s && (rc == 0 || r.end_s <= first_s)) {
+		char t[32];
+		if (rc)
+			rfc3339(first_s, t);
+		return api_fail(e, API_NOT_FOUND,
+		                "no invoice for %s: metering %s%s", month,
+		                rc ? "began " : "has not begun",
+		                rc ? t : "");
+	}
 	snprintf(inv.month, sizeof(inv.month), "%s", month);
 	snprintf(r.scope, sizeof(r.scope), "%s%s",
 	         customer ? "customer:" : "all", customer ? customer : "");
@@ -634,7 +845,7 @@ int billing_invoice(struct store *st, const char *month, const char *customer,
 	if (tx_begin(db, false))
 		return api_fail(e, API_INTERNAL, "invoice: %s",
 		                sqlite3_errmsg(db));
-	int rc = invoice_probe(db, &r, out, len, &write, e);
+	rc = invoice_probe(db, &r, out, len, &write, e);
 	if (rc == 0 && write) {
 		tx_rollback(db);
 		if (tx_begin(db, true)) {
@@ -682,9 +893,13 @@ int billing_freeze_due(struct store *st, int64_t now_unix_ns, char *err,
 		tx_rollback(db);
 		goto sqlerr;
 	}
+	int64_t first_s = 0;
+	int m = f || !complete ? 1 : first_metered_s(db, &first_s);
 	tx_rollback(db);
-	if (f || !complete)
-		return 0;
+	if (m < 0)
+		goto sqlerr;
+	if (f || !complete || m == 0 || end <= first_s)
+		return 0; /* nothing to freeze: not metered then */
 	char *doc;
 	size_t len;
 	struct api_err e;

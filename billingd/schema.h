@@ -118,6 +118,17 @@ static const char *const schema_migrations[] = {
     "CREATE INDEX usage_delta_by_series ON usage_delta(boot, domid, id,"
     " end_ns, cpu_ns, ready_ns, blk_read_ops, blk_write_ops,"
     " blk_read_bytes, blk_write_bytes, mem_page_ns, mem_pages);",
+
+    /* 7: who owned a domain when (billingd/ownership.h, docs/billing.md
+     * section 11), so a change of owner splits the month's invoice and a
+     * tenant sees usage only from when the domain became theirs. Owners
+     * set before this migration are recorded as owners from the start
+     * (since_ns 0): there is no record of when they were set. */
+    "CREATE TABLE ownership(domain INTEGER NOT NULL REFERENCES domains(id),"
+    " since_ns INTEGER NOT NULL, customer TEXT REFERENCES customers(id),"
+    " PRIMARY KEY(domain, since_ns)) STRICT, WITHOUT ROWID;"
+    "INSERT INTO ownership SELECT id, 0, customer FROM domains"
+    " WHERE customer IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION                                                         \

@@ -21,6 +21,7 @@
 struct series_ctx {
 	struct meter_sum *b;
 	int64_t from_s, step_s;
+	int64_t min_s; /* buckets starting before it are left out */
 	size_t n;
 };
 
@@ -29,6 +30,8 @@ static int bucket_cb(void *ctx, int64_t domain, int64_t bucket_s,
 {
 	struct series_ctx *c = ctx;
 	(void)domain;
+	if (bucket_s < c->min_s)
+		return 0;
 	int64_t i = (bucket_s - c->from_s) / c->step_s;
 	if (i >= 0 && (size_t)i < c->n)
 		meter_add(&c->b[i], m);
@@ -67,7 +70,7 @@ static json_t *sum_json(const struct meter_sum *m, const char *start)
 }
 
 static json_t *usage_doc(const char *domain, const struct series_ctx *c,
-                         int64_t to_s)
+                         int64_t to_s, int64_t visible_from_s)
 {
 	struct meter_sum tot = {0};
 	json_t *arr = json_array();
@@ -82,9 +85,15 @@ static json_t *usage_doc(const char *domain, const struct series_ctx *c,
 	const char *step = c->step_s == 60     ? "1m"
 	                   : c->step_s == 3600 ? "1h"
 	                                       : "1d";
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "domain", domain,
-	                 "step", step, "from", f, "to", e, "buckets", arr,
-	                 "totals", sum_json(&tot, NULL));
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "domain",
+	                        domain, "step", step, "from", f, "to", e,
+	                        "buckets", arr, "totals",
+	                        sum_json(&tot, NULL));
+	if (visible_from_s > c->from_s) {
+		rfc3339(visible_from_s, f);
+		json_object_set_new(doc, "visible_from", json_string(f));
+	}
+	return doc;
 }
 
 static int64_t floor_to(int64_t t, int64_t step)
@@ -95,6 +104,15 @@ static int64_t floor_to(int64_t t, int64_t step)
 
 json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
                     int64_t to_unix_s, int64_t step_s, struct api_err *e)
+{
+	return usage_query_from(st, domain, from_unix_s, to_unix_s, step_s,
+	                        INT64_MIN, e);
+}
+
+json_t *usage_query_from(struct store *st, const char *domain,
+                         int64_t from_unix_s, int64_t to_unix_s,
+                         int64_t step_s, int64_t visible_from_s,
+                         struct api_err *e)
 {
 	sqlite3 *db = store_db(st);
 	if (step_s != 60 && step_s != 3600 && step_s != 86400) {
@@ -108,7 +126,7 @@ json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
 		         "from must be before to, both from 1970 to 9999");
 		return NULL;
 	}
-	struct series_ctx c = {.step_s = step_s};
+	struct series_ctx c = {.step_s = step_s, .min_s = INT64_MIN};
 	c.from_s = floor_to(from_unix_s, step_s);
 	int64_t to_s = floor_to(to_unix_s + step_s - 1, step_s);
 	c.n = (size_t)((to_s - c.from_s) / step_s);
@@ -141,10 +159,27 @@ json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
 		api_fail(e, API_NOT_FOUND, "no domain '%s'", domain);
 		goto out;
 	}
-	if (rc != SQLITE_ROW ||
-	    usage_scan(db, id, c.from_s, to_s, step_s, -1, bucket_cb, &c))
+	if (rc != SQLITE_ROW)
 		goto sqlerr;
-	doc = usage_doc(domain, &c, to_s);
+	/* Before visible_from_s (a minute), the bucket holding it is summed
+	 * from its minutes, leaving out those before it; whole buckets
+	 * from the next step on. */
+	int64_t whole = c.from_s;
+	if (visible_from_s > c.from_s) {
+		whole = floor_to(visible_from_s + step_s - 1, step_s);
+		if (whole > to_s)
+			whole = to_s;
+		int64_t part = whole - step_s > c.from_s ? whole - step_s
+		                                         : c.from_s;
+		c.min_s = visible_from_s;
+		if (part < whole && visible_from_s < whole &&
+		    usage_scan(db, id, part, whole, 60, -1, bucket_cb, &c))
+			goto sqlerr;
+	}
+	if (whole < to_s &&
+	    usage_scan(db, id, whole, to_s, step_s, -1, bucket_cb, &c))
+		goto sqlerr;
+	doc = usage_doc(domain, &c, to_s, visible_from_s);
 	goto out;
 sqlerr:
 	api_fail(e, API_INTERNAL, "usage: %s", sqlite3_errmsg(db));

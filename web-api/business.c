@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "billingd/billing.h"
+#include "billingd/ownership.h"
 #include "internal.h"
 
 /* ---- customers ------------------------------------------------------------
@@ -366,8 +367,15 @@ int h_usage_get(struct call *c)
 		                 "more than %d buckets: use a larger step or a "
 		                 "shorter range",
 		                 USAGE_MAX_BUCKETS);
+	/* A tenant sees the domain's usage from when it became theirs, not
+	 * a previous owner's (ownership.h). */
+	int64_t since = INT64_MIN;
+	if (!c->who.admin &&
+	    owner_since(store_db(c->st), id, c->who.customer, &since) != 1)
+		return reply_err(c, API_NOT_FOUND, "no domain '%.64s'",
+		                 c->arg);
 	struct api_err e = {0};
-	json_t *j = usage_query(c->st, c->arg, f, t, s, &e);
+	json_t *j = usage_query_from(c->st, c->arg, f, t, s, since, &e);
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 

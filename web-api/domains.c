@@ -11,6 +11,7 @@
 
 #include "billingd/billing.h"
 #include "billingd/desired.h"
+#include "billingd/ownership.h"
 #include "fs_errors.h"
 #include "internal.h"
 #include "tools/link/kv.h"
@@ -459,39 +460,27 @@ int h_domain_create(struct call *c)
 	 * it from its first METER on; a failed create leaves a domains row
 	 * (the name) and nothing else. */
 	if (owner) {
-		sqlite3_stmt *q;
 		sqlite3 *db = store_db(c->st);
+		struct api_err e = {0};
+		bool changed;
 		int64_t id = store_begin(c->st)
 		                 ? -1
 		                 : store_domain_id(c->st, name, true);
-		int ok = id > 0 && !sqlite3_prepare_v2(
-		                       db,
-		                       "UPDATE domains SET customer=(SELECT "
-		                       "id FROM customers WHERE id=?) "
-		                       "WHERE id=? AND EXISTS(SELECT 1 FROM "
-		                       "customers WHERE id=?)",
-		                       -1, &q, NULL);
-		if (ok) {
-			sqlite3_bind_text(q, 1, owner, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 2, id);
-			sqlite3_bind_text(q, 3, owner, -1, SQLITE_STATIC);
-			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
-		}
-		if (!ok || !sqlite3_changes(db)) {
+		if (id <= 0)
+			api_fail(&e, API_INTERNAL, "%s", sqlite3_errmsg(db));
+		if (id <= 0 || owner_set(db, id, owner, store_wall_ns(),
+		                         &changed, &e) ||
+		    store_commit(c->st)) {
 			store_rollback(c->st);
 			free(j);
-			if (ok)
+			if (e.code == API_INVALID_FIELD)
 				reply_err(c, API_INVALID_FIELD,
 				          "owner: no customer '%.64s'", owner);
+			else if (e.code)
+				reply_apierr(c, &e);
 			else
 				reply_err(c, API_INTERNAL, "%s",
 				          sqlite3_errmsg(db));
-			goto out;
-		}
-		if (store_commit(c->st)) {
-			free(j);
-			reply_err(c, API_INTERNAL, "%s", sqlite3_errmsg(db));
 			goto out;
 		}
 	}
@@ -663,60 +652,110 @@ int h_shares_patch(struct call *c)
 /* ---- owner ------------------------------------------------------------------
  */
 
-int h_owner_put(struct call *c)
+/* The owner document (ownership.h) with its ETag; tenants see only the
+ * current owner and since when, not who had the domain before. */
+static int owner_reply(struct call *c, int64_t id, int status)
+{
+	int64_t tag;
+	json_t *doc = owner_doc(store_db(c->st), id, c->arg, c->who.admin,
+	                        &tag);
+	if (!doc)
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	snprintf(c->etag, sizeof(c->etag), "\"%lld\"", (long long)tag);
+	return reply_json(c, status, doc);
+}
+
+int h_owner_get(struct call *c)
 {
 	int64_t id;
-	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c))
+	if (domain_visible(c, c->arg, &id, NULL, 0))
 		return ROUTE_DONE;
+	return owner_reply(c, id, 200);
+}
+
+static bool if_match(struct call *c, int64_t gen);
+
+/* The new owner from the body: *cust is buf, or NULL for nobody. 0, or
+ * -1 answered. */
+static int owner_body(struct call *c, const char **cust,
+                      char buf[API_CUSTOMER_MAX + 1])
+{
 	json_t *b = body_object(c, false);
 	if (!b)
-		return ROUTE_DONE;
+		return -1;
 	const char *key;
-	json_t *v, *cust = NULL;
+	json_t *v, *cv = NULL;
 	json_object_foreach(b, key, v)
 	{
 		if (strcmp(key, "customer")) {
-			json_decref(b);
-			return reply_err(c, API_UNKNOWN_FIELD,
-			                 "unknown field '%.64s'", key);
+			reply_err(c, API_UNKNOWN_FIELD,
+			          "unknown field '%.64s'", key);
+			goto bad;
 		}
-		cust = v;
+		cv = v;
 	}
-	int rc;
-	if (!cust)
-		rc = reply_err(c, API_MISSING_FIELD, "customer is required");
-	else if (!json_is_null(cust) && !json_is_string(cust))
-		rc = reply_err(c, API_INVALID_FIELD,
-		               "customer must be a customer id or null");
-	else {
-		const char *id_s = json_string_value(cust); /* NULL: none */
-		sqlite3 *db = store_db(c->st);
-		sqlite3_stmt *q;
-		if (sqlite3_prepare_v2(
-		        db,
-		        "UPDATE domains SET customer=? WHERE id=? AND (?1 IS "
-		        "NULL OR EXISTS(SELECT 1 FROM customers WHERE id=?1))",
-		        -1, &q, NULL)) {
-			json_decref(b);
-			return reply_err(c, API_INTERNAL, "%s",
-			                 sqlite3_errmsg(db));
-		}
-		if (id_s)
-			sqlite3_bind_text(q, 1, id_s, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, id);
-		int st = sqlite3_step(q);
-		sqlite3_finalize(q);
-		if (st != SQLITE_DONE)
-			rc = reply_err(c, API_INTERNAL, "%s",
-			               sqlite3_errmsg(db));
-		else if (!sqlite3_changes(db))
-			rc = reply_err(c, API_INVALID_FIELD,
-			               "customer: no customer '%.64s'", id_s);
-		else
-			rc = reply_json(c, 200,
-			                json_pack("{s:s, s:O}", "name", c->arg,
-			                          "owner", cust));
+	if (!cv) {
+		reply_err(c, API_MISSING_FIELD, "customer is required");
+		goto bad;
 	}
+	if (!json_is_null(cv) &&
+	    (!json_is_string(cv) ||
+	     !ident_valid(json_string_value(cv), API_CUSTOMER_MAX))) {
+		reply_err(c, API_INVALID_FIELD,
+		          "customer must be a customer id or null");
+		goto bad;
+	}
+	snprintf(buf, API_CUSTOMER_MAX + 1, "%s",
+	         json_is_null(cv) ? "" : json_string_value(cv));
+	*cust = json_is_null(cv) ? NULL : buf;
 	json_decref(b);
-	return rc;
+	return 0;
+bad:
+	json_decref(b);
+	return -1;
+}
+
+int h_owner_put(struct call *c)
+{
+	int64_t id, tag;
+	const char *cust;
+	char buf[API_CUSTOMER_MAX + 1];
+	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c) ||
+	    owner_body(c, &cust, buf))
+		return ROUTE_DONE;
+	sqlite3 *db = store_db(c->st);
+	struct api_err e = {0};
+	bool changed;
+	if (store_begin(c->st)) {
+		api_fail(&e, API_INTERNAL, "%s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	/* If-Match against the document as it is inside the transaction,
+	 * so two panels cannot both move the domain blindly. */
+	json_t *cur = owner_doc(db, id, c->arg, true, &tag);
+	if (!cur) {
+		api_fail(&e, API_INTERNAL, "%s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	json_decref(cur);
+	if (!if_match(c, tag)) {
+		store_rollback(c->st);
+		return reply_err(c, API_PRECONDITION,
+		                 "the owner is at ETag \"%lld\"",
+		                 (long long)tag);
+	}
+	if (owner_set(db, id, cust, store_wall_ns(), &changed, &e))
+		goto fail;
+	if (store_commit(c->st)) {
+		api_fail(&e, API_INTERNAL, "%s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	return owner_reply(c, id, 200);
+fail:
+	store_rollback(c->st);
+	if (e.code == API_INVALID_FIELD)
+		return reply_err(c, API_INVALID_FIELD,
+		                 "customer: no customer '%.64s'", cust);
+	return reply_apierr(c, &e);
 }

@@ -213,6 +213,7 @@ int h_domain_unpause(struct call *c);
 int h_shares_get(struct call *c);
 int h_shares_put(struct call *c);
 int h_shares_patch(struct call *c);
+int h_owner_get(struct call *c);
 int h_owner_put(struct call *c);
 int h_customers_list(struct call *c);
 int h_customer_create(struct call *c);

@@ -62,6 +62,7 @@ static const struct route routes[] = {
     {"GET", "/v1/domains/{name}/quota", h_quota_get, 0, NULL},
     {"PUT", "/v1/domains/{name}/quota", h_quota_put, R_BODY, NULL},
     {"GET", "/v1/domains/{name}/usage", h_usage_get, 0, p_usage},
+    {"GET", "/v1/domains/{name}/owner", h_owner_get, 0, NULL},
     {"PUT", "/v1/domains/{name}/owner", h_owner_put, R_BODY, NULL},
     {"GET", "/v1/customers", h_customers_list, 0, NULL},
     {"POST", "/v1/customers", h_customer_create, R_BODY, NULL},

@@ -6,6 +6,7 @@ hash is stored; a tenant key sees its own customer's domains, usage,
 quota and invoices and nothing of another customer's by any endpoint or
 parameter (404, so names cannot be probed), and changes nothing (403 on its
 own domain)."""
+import time
 import hashlib
 
 from apilib import Setup, done, ok
@@ -125,8 +126,12 @@ ok(r.status == 404 and r.problem() and "globex" not in r.body.replace(
 r = api.req("GET", "/v1/invoices?month=2026-01&customer=nobody", key=s.acme)
 ok(r.status == 404, "tenant_invoice_for_unknown_customer_is_404", r)
 r = api.req("GET", "/v1/invoices?month=2026-01", key=s.acme)
-ok(r.status == 200 and "globex" not in r.body and "dom-00003" not in r.body,
-   "tenant_invoice_has_nothing_of_other_customers", r)
+ok(r.status == 404 and r.problem() and "metering began" in r.body,
+   "invoice_for_a_month_before_any_metering_is_404", r)
+r = api.req("GET", "/v1/invoices?month=" + time.strftime("%Y-%m",
+            time.gmtime()), key=s.acme)
+ok(r.status == 200 and "globex" not in r.body and "dom-00003" not in r.body
+   and "acme" in r.body, "tenant_invoice_has_nothing_of_other_customers", r)
 r = api.req("GET", "/v1/metrics", key=s.acme,
             headers={"X-Forwarded-For": "10.0.0.1"})
 ok(r.status == 200, "metrics_on_loopback_ignore_forwarded_headers", r)

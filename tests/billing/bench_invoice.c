@@ -123,6 +123,8 @@ static void customers(struct tb *t, unsigned ndom)
 	         "WHERE id%%10<>0 AND (id-1)/10<%u",
 	         ndom / 10);
 	tb_sql(t, sql);
+	tb_sql(t, "INSERT INTO ownership SELECT id, 0, customer FROM domains "
+	          "WHERE customer IS NOT NULL");
 	tb_sql(t, "COMMIT");
 }
 

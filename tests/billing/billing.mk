@@ -9,7 +9,7 @@
 
 BILLING_LIB_SRCS := billingd/store.c billingd/rollup.c billingd/desired.c \
 	billingd/apierr.c $(sort $(wildcard billingd/billing*.c)) \
-	billingd/quota.c billingd/usage.c tools/link/kv.c
+	billingd/ownership.c billingd/quota.c billingd/usage.c tools/link/kv.c
 BILLING_TEST_SRCS := $(sort $(wildcard tests/billing/test_*.c))
 BILLING_TEST_BINS := $(BILLING_TEST_SRCS:tests/billing/%.c=$(B)/tests/billing/%)
 BILLING_SAN_OBJS := $(BILLING_LIB_SRCS:%.c=$(B)/san/%.o) \

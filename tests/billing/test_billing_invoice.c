@@ -118,7 +118,22 @@ static void customers(struct tb *t)
 	          "UPDATE customers SET plan='pro' WHERE id='bravo';"
 	          "UPDATE domains SET customer='acme' WHERE name IN "
 	          "('alpha','beta');"
-	          "UPDATE domains SET customer='bravo' WHERE name='gamma';");
+	          "UPDATE domains SET customer='bravo' WHERE name='gamma';"
+	          "INSERT INTO ownership SELECT id, 0, customer FROM domains "
+	          "WHERE customer IS NOT NULL;");
+}
+
+/* PUT /domains/{name}/owner, now. */
+static void move(const char *domain, const char *customer)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO ownership SELECT id, %lld, '%s' FROM domains "
+	         "WHERE name='%s'; UPDATE domains SET customer='%s' WHERE "
+	         "name='%s'",
+	         (long long)store_wall_ns(), customer, domain, customer,
+	         domain);
+	tb_sql(&W.t, sql);
 }
 
 /* Boot A: 2026-08-31 23:00 .. 2026-09-15 12:00, every 10 minutes; beta
@@ -448,7 +463,7 @@ closed_month_is_byte_identical_after_price_change_and_restart(void **state)
 	json_decref(pl);
 	free(doubled);
 	/* and move a domain to another customer */
-	tb_sql(&W.t, "UPDATE domains SET customer='bravo' WHERE name='alpha'");
+	move("alpha", "bravo");
 	tb_reopen(&W.t);
 	char *j2 = invoice("2026-09", NULL, false);
 	char *c2 = invoice("2026-09", "bravo", true);
@@ -465,7 +480,7 @@ closed_month_is_byte_identical_after_price_change_and_restart(void **state)
 	free(c2);
 	free(e1);
 	free(e2);
-	tb_sql(&W.t, "UPDATE domains SET customer='acme' WHERE name='alpha'");
+	move("alpha", "acme");
 	pl = json_loads(plans_json, 0, NULL);
 	assert_int_equal(billing_plans_put(W.t.st, pl, &e), 0);
 	json_decref(pl);
