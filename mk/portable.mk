@@ -9,8 +9,9 @@ PORTABLE_FREE := $(PORTABLE_SRCS:%.c=$(B)/free/%.o)
 PORTABLE_SAN := $(PORTABLE_SRCS:%.c=$(B)/san/%.o)
 PORTABLE_OPT := $(PORTABLE_SRCS:%.c=$(B)/opt/%.o)
 
-# Host-side glue every hosted program links: fs_panic() that aborts.
-HOST_GLUE := tools/common/panic_host.c
+# Host-side glue every hosted program links: fs_panic() that aborts, and
+# the "FILE:LINE: " error format of the parsers.
+HOST_GLUE := tools/common/panic_host.c tools/common/err_at.c
 
 $(B)/free/portable.o: $(PORTABLE_FREE) tools/check-freestanding.sh
 	ld -r -o $@ $(PORTABLE_FREE)

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 
 #include "fs_errors.h"
+#include "tools/common/err_at.h"
 
 /* Distinct keys a section can hold; domcfg has 9, hvcfg 4. */
 #define SEEN_MAX 32
@@ -75,13 +76,10 @@ static int fail(struct loader *l, unsigned line, const char *fmt, ...)
 
 static int fail(struct loader *l, unsigned line, const char *fmt, ...)
 {
-	int n = snprintf(l->err, l->errlen, "%s:%u: ", l->path, line);
-	if (n >= 0 && (size_t)n < l->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	verr_at(l->err, l->errlen, l->path, line, fmt, ap);
+	va_end(ap);
 	return FS_EINVAL;
 }
 

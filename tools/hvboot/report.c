@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fs_errors.h"
+#include "tools/common/err_at.h"
 
 enum ftype { F_U64, F_NAME, F_KEY, F_WORD, F_TEXT };
 
@@ -111,13 +112,10 @@ static int fail(struct rctx *c, const char *fmt, ...)
 
 static int fail(struct rctx *c, const char *fmt, ...)
 {
-	int n = snprintf(c->err, c->errlen, "%s:%u: ", c->path, c->line);
-	if (n >= 0 && (size_t)n < c->errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
+	va_list ap;
+	va_start(ap, fmt);
+	verr_at(c->err, c->errlen, c->path, c->line, fmt, ap);
+	va_end(ap);
 	return FS_EPROTO;
 }
 

@@ -14,6 +14,7 @@
 
 #include "accounting/tb.h"
 #include "fs_errors.h"
+#include "tools/common/err_at.h"
 
 struct pctx {
 	const char *file;
@@ -25,11 +26,8 @@ struct pctx {
 static int fail(struct pctx *p, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(p->err, p->errlen, "%s:%u: ", p->file, p->line);
-	if (n < 0 || (size_t)n >= p->errlen)
-		return -1;
 	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	verr_at(p->err, p->errlen, p->file, p->line, fmt, ap);
 	va_end(ap);
 	return -1;
 }
