@@ -270,8 +270,8 @@ static int month_usage(sqlite3 *db, int64_t start_s, int64_t end_s,
 		if (s.d[i].nchg < 2)
 			continue;
 		s.one = &s.d[i];
-		if (usage_scan(db, s.d[i].id, start_s, end_s, 60, -1,
-		               minute_cb, &s))
+		if (usage_scan(db, s.d[i].id, start_s, end_s, 60, -1, minute_cb,
+		               &s))
 			goto fail;
 	}
 	*out = s.d;
@@ -832,8 +832,7 @@ int billing_invoice(struct store *st, const char *month, const char *customer,
 			rfc3339(first_s, t);
 		return api_fail(e, API_NOT_FOUND,
 		                "no invoice for %s: metering %s%s", month,
-		                rc ? "began " : "has not begun",
-		                rc ? t : "");
+		                rc ? "began " : "has not begun", rc ? t : "");
 	}
 	snprintf(inv.month, sizeof(inv.month), "%s", month);
 	snprintf(r.scope, sizeof(r.scope), "%s%s",

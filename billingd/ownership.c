@@ -39,8 +39,8 @@ static int step_int(sqlite3 *db, const char *sql, int64_t a, int64_t *out)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int owner_set(sqlite3 *db, int64_t domain, const char *customer,
-              int64_t now_ns, bool *changed, struct api_err *e)
+int owner_set(sqlite3 *db, int64_t domain, const char *customer, int64_t now_ns,
+              bool *changed, struct api_err *e)
 {
 	sqlite3_stmt *q;
 	*changed = false;
@@ -158,8 +158,8 @@ static uint64_t fnv(uint64_t h, const void *v, size_t n)
 	return h;
 }
 
-json_t *owner_doc(sqlite3 *db, int64_t domain, const char *name,
-                  bool history, int64_t *tag)
+json_t *owner_doc(sqlite3 *db, int64_t domain, const char *name, bool history,
+                  int64_t *tag)
 {
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(db,
@@ -185,9 +185,9 @@ json_t *owner_doc(sqlite3 *db, int64_t domain, const char *name,
 		}
 		json_decref(cur);
 		cur = json_incref(cj);
-		json_array_append_new(hist, json_pack("{s:o, s:o}", "customer",
-		                                      cj, "since",
-		                                      since_json(at)));
+		json_array_append_new(hist,
+		                      json_pack("{s:o, s:o}", "customer", cj,
+		                                "since", since_json(at)));
 	}
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {

@@ -30,8 +30,8 @@ int64_t owner_effective_s(int64_t since_ns);
  * already is the owner. 0, or -1 with e: API_INVALID_FIELD for a customer
  * that does not exist, API_INTERNAL for a store failure.
  */
-int owner_set(sqlite3 *db, int64_t domain, const char *customer,
-              int64_t now_ns, bool *changed, struct api_err *e);
+int owner_set(sqlite3 *db, int64_t domain, const char *customer, int64_t now_ns,
+              bool *changed, struct api_err *e);
 
 /*
  * The unix second from which `customer` has owned `domain` without a
@@ -49,7 +49,7 @@ int owner_since(sqlite3 *db, int64_t domain, const char *customer,
  * (for the ETag) changes whenever the document does. NULL on a store
  * failure.
  */
-json_t *owner_doc(sqlite3 *db, int64_t domain, const char *name,
-                  bool history, int64_t *tag);
+json_t *owner_doc(sqlite3 *db, int64_t domain, const char *name, bool history,
+                  int64_t *tag);
 
 #endif

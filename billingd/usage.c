@@ -87,8 +87,7 @@ static json_t *usage_doc(const char *domain, const struct series_ctx *c,
 	                                       : "1d";
 	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "domain",
 	                        domain, "step", step, "from", f, "to", e,
-	                        "buckets", arr, "totals",
-	                        sum_json(&tot, NULL));
+	                        "buckets", arr, "totals", sum_json(&tot, NULL));
 	if (visible_from_s > c->from_s) {
 		rfc3339(visible_from_s, f);
 		json_object_set_new(doc, "visible_from", json_string(f));
@@ -110,9 +109,8 @@ json_t *usage_query(struct store *st, const char *domain, int64_t from_unix_s,
 }
 
 json_t *usage_query_from(struct store *st, const char *domain,
-                         int64_t from_unix_s, int64_t to_unix_s,
-                         int64_t step_s, int64_t visible_from_s,
-                         struct api_err *e)
+                         int64_t from_unix_s, int64_t to_unix_s, int64_t step_s,
+                         int64_t visible_from_s, struct api_err *e)
 {
 	sqlite3 *db = store_db(st);
 	if (step_s != 60 && step_s != 3600 && step_s != 86400) {
@@ -169,8 +167,8 @@ json_t *usage_query_from(struct store *st, const char *domain,
 		whole = floor_to(visible_from_s + step_s - 1, step_s);
 		if (whole > to_s)
 			whole = to_s;
-		int64_t part = whole - step_s > c.from_s ? whole - step_s
-		                                         : c.from_s;
+		int64_t part =
+		    whole - step_s > c.from_s ? whole - step_s : c.from_s;
 		c.min_s = visible_from_s;
 		if (part < whole && visible_from_s < whole &&
 		    usage_scan(db, id, part, whole, 60, -1, bucket_cb, &c))

@@ -372,8 +372,7 @@ int h_usage_get(struct call *c)
 	int64_t since = INT64_MIN;
 	if (!c->who.admin &&
 	    owner_since(store_db(c->st), id, c->who.customer, &since) != 1)
-		return reply_err(c, API_NOT_FOUND, "no domain '%.64s'",
-		                 c->arg);
+		return reply_err(c, API_NOT_FOUND, "no domain '%.64s'", c->arg);
 	struct api_err e = {0};
 	json_t *j = usage_query_from(c->st, c->arg, f, t, s, since, &e);
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);

@@ -468,8 +468,8 @@ int h_domain_create(struct call *c)
 		                 : store_domain_id(c->st, name, true);
 		if (id <= 0)
 			api_fail(&e, API_INTERNAL, "%s", sqlite3_errmsg(db));
-		if (id <= 0 || owner_set(db, id, owner, store_wall_ns(),
-		                         &changed, &e) ||
+		if (id <= 0 ||
+		    owner_set(db, id, owner, store_wall_ns(), &changed, &e) ||
 		    store_commit(c->st)) {
 			store_rollback(c->st);
 			free(j);
@@ -657,8 +657,8 @@ int h_shares_patch(struct call *c)
 static int owner_reply(struct call *c, int64_t id, int status)
 {
 	int64_t tag;
-	json_t *doc = owner_doc(store_db(c->st), id, c->arg, c->who.admin,
-	                        &tag);
+	json_t *doc =
+	    owner_doc(store_db(c->st), id, c->arg, c->who.admin, &tag);
 	if (!doc)
 		return reply_err(c, API_INTERNAL, "%s",
 		                 sqlite3_errmsg(store_db(c->st)));
@@ -689,8 +689,8 @@ static int owner_body(struct call *c, const char **cust,
 	json_object_foreach(b, key, v)
 	{
 		if (strcmp(key, "customer")) {
-			reply_err(c, API_UNKNOWN_FIELD,
-			          "unknown field '%.64s'", key);
+			reply_err(c, API_UNKNOWN_FIELD, "unknown field '%.64s'",
+			          key);
 			goto bad;
 		}
 		cv = v;

@@ -79,8 +79,8 @@ static int setup(void **state)
 	uint16_t id = 3;
 	struct usage_counters c = {.mem_pages = 16};
 	for (int k = 1; k <= MINUTES; k++) {
-		cpu_inc[k] = (uint64_t)(k % 5 + 1) * 1000000000ull +
-		             (uint64_t)k * 1000;
+		cpu_inc[k] =
+		    (uint64_t)(k % 5 + 1) * 1000000000ull + (uint64_t)k * 1000;
 		c.cpu_ns += cpu_inc[k];
 		c.mem_page_ns += 16 * 60000000000ull;
 		tb_meter(&T, b, (uint64_t)k * 60000000000ull, 1, &id, &c);
@@ -106,9 +106,9 @@ static int owner_at(int64_t s)
 	int o = 0;
 	for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
 		if (s >= moves[i].from_s)
-			o = !moves[i].cust                     ? NOBODY
+			o = !moves[i].cust                    ? NOBODY
 			    : !strcmp(moves[i].cust, "bravo") ? 1
-			                                       : 0;
+			                                      : 0;
 	return o;
 }
 
