@@ -286,14 +286,14 @@ int h_customer_put(struct call *c)
 	if (!cur || !json_array_size(cur) || !if_match_tag(c, tag)) {
 		store_rollback(c->st);
 		json_decref(b);
-		int rc = !cur ? reply_err(c, API_INTERNAL,
-		                          "reading customer failed")
-		         : !json_array_size(cur)
-		             ? reply_err(c, API_NOT_FOUND, "no customer '%.64s'",
-		                         c->arg)
-		             : reply_err(c, API_PRECONDITION,
-		                         "customer '%.64s' is at ETag %s", c->arg,
-		                         tag);
+		int rc =
+		    !cur ? reply_err(c, API_INTERNAL, "reading customer failed")
+		    : !json_array_size(cur)
+		        ? reply_err(c, API_NOT_FOUND, "no customer '%.64s'",
+		                    c->arg)
+		        : reply_err(c, API_PRECONDITION,
+		                    "customer '%.64s' is at ETag %s", c->arg,
+		                    tag);
 		json_decref(cur);
 		return rc;
 	}
@@ -338,8 +338,9 @@ int h_plans_put(struct call *c)
 	if (cur)
 		etag_of(cur, tag, sizeof(tag));
 	json_decref(cur);
-	int rc = !cur ? -1 : !if_match_tag(c, tag) ? 1
-	                   : billing_plans_put(c->st, b, &e);
+	int rc = !cur                    ? -1
+	         : !if_match_tag(c, tag) ? 1
+	                                 : billing_plans_put(c->st, b, &e);
 	json_decref(b);
 	if (rc || store_commit(c->st)) {
 		store_rollback(c->st);
@@ -398,8 +399,9 @@ int h_quota_put(struct call *c)
 	if (cur)
 		quota_etag(cur, tag, sizeof(tag));
 	json_decref(cur);
-	int rc = !cur ? -1 : !if_match_tag(c, tag) ? 1
-	                   : quota_put(c->st, c->arg, b, &e);
+	int rc = !cur                    ? -1
+	         : !if_match_tag(c, tag) ? 1
+	                                 : quota_put(c->st, c->arg, b, &e);
 	json_decref(b);
 	if (rc || store_commit(c->st)) {
 		store_rollback(c->st);
@@ -493,9 +495,9 @@ int h_invoices_get(struct call *c)
 	size_t vlen;
 	/* "customer=" and a bare "customer" (no value: NULL) are not
 	 * "every customer": a panel that lost its variable gets a 400. */
-	if (!cust && MHD_lookup_connection_value_n(
-	                 c->conn, MHD_GET_ARGUMENT_KIND, "customer", 8, &v,
-	                 &vlen) == MHD_YES)
+	if (!cust &&
+	    MHD_lookup_connection_value_n(c->conn, MHD_GET_ARGUMENT_KIND,
+	                                  "customer", 8, &v, &vlen) == MHD_YES)
 		cust = "";
 	if (cust && !*cust)
 		return reply_err(c, API_BAD_PARAMETER,

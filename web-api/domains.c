@@ -419,8 +419,8 @@ int h_domain_create(struct call *c)
 		struct job *a = c->job;
 		/* The domain may not be listed yet when the push is due:
 		 * then the limit is pushed when it is (pending). */
-		bool applied = atomic_load(&a->outcome) == JOB_DONE &&
-		               !a->status;
+		bool applied =
+		    atomic_load(&a->outcome) == JOB_DONE && !a->status;
 		return reply_json(
 		    c, 201,
 		    json_pack("{s:s, s:s, s:i, s:I, s:s}", "name", a->name,
@@ -623,7 +623,8 @@ static json_t *in_force_json(struct call *c, int64_t id,
 	eff.set &= (1u << API_NSHARES) - 1;
 	for (unsigned k = 0; k < API_NSHARES; k++) {
 		uint32_t b = 1u << k;
-		if ((eff.set & b) && (!(di->p.set & b) || eff.v[k] != di->p.v[k]))
+		if ((eff.set & b) &&
+		    (!(di->p.set & b) || eff.v[k] != di->p.v[k]))
 			json_array_append_new(keys, json_string(kv_name(k)));
 	}
 	return json_pack("{s:o, s:o, s:o}", "shares", shares_json(&eff, l),

@@ -265,9 +265,11 @@ int accept_pick(struct call *c, const char *const *offers)
 			while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 				n--;
 			int s = 0;
-			if (n == strlen(offers[i]) && !strncasecmp(p, offers[i], n))
+			if (n == strlen(offers[i]) &&
+			    !strncasecmp(p, offers[i], n))
 				s = 3;
-			else if (n == tlen + 2 && !strncasecmp(p, offers[i], tlen) &&
+			else if (n == tlen + 2 &&
+			         !strncasecmp(p, offers[i], tlen) &&
 			         !strncmp(p + tlen, "/*", 2))
 				s = 2;
 			else if (n == 3 && !strncmp(p, "*/*", 3))

@@ -388,11 +388,11 @@ static int dispatch(struct call *c)
 	/* What the route produces, against Accept (the invoices route
 	 * chooses between JSON and CSV itself). Errors stay problem+json. */
 	if (r->fn != h_invoices_get) {
-		const char *offers[] = {
-		    r->fn == h_metrics   ? "text/plain"
-		    : r->fn == h_openapi ? "application/yaml"
-		                         : "application/json",
-		    NULL};
+		const char *offers[] = {"application/json", NULL};
+		if (r->fn == h_metrics)
+			offers[0] = "text/plain";
+		else if (r->fn == h_openapi)
+			offers[0] = "application/yaml";
 		if (accept_pick(c, offers) < 0)
 			return reply_err(c, API_NOT_ACCEPTABLE,
 			                 "%s is %s only; Accept rules it out",

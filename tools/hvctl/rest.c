@@ -332,8 +332,8 @@ static void print_domain(json_t *j)
 		bool m = false;
 		size_t i;
 		json_t *e;
-		json_array_foreach(managed, i, e)
-		    m |= json_is_string(e) && !strcmp(json_string_value(e), k);
+		json_array_foreach(managed, i, e) m |=
+		    json_is_string(e) && !strcmp(json_string_value(e), k);
 		printf("%-16s %12s %12s %s\n", k, num(v, a, sizeof(a)),
 		       num(json_object_get(live, k), b, sizeof(b)),
 		       m ? "yes" : "no");
@@ -350,8 +350,8 @@ static void print_domain(json_t *j)
 	json_t *q = json_object_get(j, "quota");
 	json_t *lims = json_object_get(q, "limits");
 	if (json_object_size(lims)) {
-		printf("\n%-18s %14s %14s %-9s %s\n", "QUOTA", "LIMIT",
-		       "USED", "ACTION", "IN FORCE");
+		printf("\n%-18s %14s %14s %-9s %s\n", "QUOTA", "LIMIT", "USED",
+		       "ACTION", "IN FORCE");
 		json_object_foreach(lims, k, v)
 		{
 			bool in = false;
@@ -360,12 +360,12 @@ static void print_domain(json_t *j)
 			json_array_foreach(json_object_get(q, "in_force"), i, e)
 			    in |= json_is_string(e) &&
 			          !strcmp(json_string_value(e), k);
-			printf("%-18s %14s %14s %-9s %s\n", k,
-			       num(json_object_get(v, "limit"), a, sizeof(a)),
-			       num(json_object_get(json_object_get(q, "usage"),
-			                           k),
-			           b, sizeof(b)),
-			       sval(v, "action"), in ? "yes" : "no");
+			printf(
+			    "%-18s %14s %14s %-9s %s\n", k,
+			    num(json_object_get(v, "limit"), a, sizeof(a)),
+			    num(json_object_get(json_object_get(q, "usage"), k),
+			        b, sizeof(b)),
+			    sval(v, "action"), in ? "yes" : "no");
 		}
 	}
 }
@@ -373,9 +373,9 @@ static void print_domain(json_t *j)
 /* usage for people: one line per bucket, then the totals. */
 static void print_usage(json_t *j)
 {
-	static const char *const cols[] = {"cpu_ns", "blk_read_bytes",
+	static const char *const cols[] = {"cpu_ns",          "blk_read_bytes",
 	                                   "blk_write_bytes", "blk_read_ops",
-	                                   "blk_write_ops", "mem_page_ns"};
+	                                   "blk_write_ops",   "mem_page_ns"};
 	printf("%s, %s to %s, step %s\n", sval(j, "domain"), sval(j, "from"),
 	       sval(j, "to"), sval(j, "step"));
 	printf("%-20s %8s %16s %16s %16s %10s %10s %24s\n", "START", "SAMPLES",
