@@ -28,6 +28,7 @@ enum api_code {
 	API_HV_REFUSED,      /* the hypervisor refused the command */
 	API_UNAVAILABLE,     /* the hypervisor link is down, command needs it */
 	API_INTERNAL,        /* a store failure: logged, nothing changed */
+	API_URI_TOO_LONG,    /* request target over API_URI_MAX (web-api) */
 	API_CODE_COUNT
 };
 

@@ -559,22 +559,26 @@ int billing_plans_put(struct store *st, const json_t *body, struct api_err *e)
 	int rc = -1;
 	if (!v)
 		return api_fail(e, API_INTERNAL, "out of memory");
+	/* In the caller's write transaction if one is open (the API checks
+	 * If-Match in it), else in our own. */
+	bool own = sqlite3_get_autocommit(db);
 	if (plans_from_json(body, v, &n, e))
 		goto out;
-	if (tx_begin(db, true)) {
+	if (own && tx_begin(db, true)) {
 		api_fail(e, API_INTERNAL, "plans: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	if (plans_replace(db, v, n, e))
 		goto fail;
-	if (tx_commit(db)) {
+	if (own && tx_commit(db)) {
 		api_fail(e, API_INTERNAL, "plans: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
 	rc = 0;
 	goto out;
 fail:
-	tx_rollback(db);
+	if (own)
+		tx_rollback(db);
 out:
 	free(v);
 	return rc;

@@ -10,7 +10,8 @@
  *
  * Every function uses the given store's connection and its own transaction
  * (call with none open), so the REST threads can each call them on their
- * own connection while the main loop ingests.
+ * own connection while the main loop ingests; quota_get(), quota_put()
+ * and billing_plans_put() also run inside a transaction the caller holds.
  */
 #ifndef BILLINGD_BILLING_H
 #define BILLINGD_BILLING_H
@@ -30,7 +31,9 @@
 int billing_seed_plans(struct store *st, const char *path, char *err,
                        size_t errlen);
 
-/* GET /plans: every plan. PUT /plans: replace them (validated whole). */
+/* GET /plans: every plan. PUT /plans: replace them (validated whole;
+ * in the caller's write transaction when one is open, like quota_get()
+ * and quota_put(), so the API can check If-Match in the same one). */
 json_t *billing_plans_get(struct store *st, struct api_err *e);
 int billing_plans_put(struct store *st, const json_t *body, struct api_err *e);
 

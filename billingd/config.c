@@ -36,6 +36,7 @@ void config_default(struct config *c)
 	c->api_max_body_kb = 64;
 	c->api_apply_wait_ms = 2000;
 	c->api_cmd_wait_ms = 5000;
+	c->api_health_max_lag_s = 10;
 	snprintf(c->api_openapi, sizeof(c->api_openapi), "docs/openapi.yaml");
 	snprintf(c->billing_config, sizeof(c->billing_config),
 	         "config/billing.conf");
@@ -71,6 +72,7 @@ static const struct num_key nums[] = {
     NK(api_max_body_kb, 1, 65536),
     NK(api_apply_wait_ms, 0, 60000),
     NK(api_cmd_wait_ms, 100, 600000),
+    NK(api_health_max_lag_s, 1, 86400),
 };
 #define NNUMS (sizeof(nums) / sizeof(nums[0]))
 

@@ -39,6 +39,7 @@ struct config {
 	uint64_t api_max_body_kb;    /* larger request bodies: 413 */
 	uint64_t api_apply_wait_ms;  /* shares change: wait for the RESP */
 	uint64_t api_cmd_wait_ms;    /* pause/create/..: wait for the RESP */
+	uint64_t api_health_max_lag_s; /* ingest lag above: health degraded */
 	char api_tls_cert[4096];     /* PEM; both or neither: HTTPS */
 	char api_tls_key[4096];
 	char api_openapi[4096];    /* served at /v1/openapi.yaml */

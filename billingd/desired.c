@@ -145,7 +145,9 @@ static int overlay_throttles(sqlite3 *db, struct desired_row *rows, size_t n)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int load_rows(sqlite3 *db, struct desired_row **rows, size_t *n)
+/* Every row, or only domain's (domain > 0). */
+static int load_rows(sqlite3 *db, struct desired_row **rows, size_t *n,
+                     int64_t domain)
 {
 	sqlite3_stmt *q;
 	if (sqlite3_prepare_v2(
@@ -156,9 +158,11 @@ static int load_rows(sqlite3 *db, struct desired_row **rows, size_t *n)
 	        "d.io_burst_bytes,d.io_burst_ops,d.memory_max_mb,"
 	        "d.mem_growth_pages_per_s,d.mem_growth_burst_pages,"
 	        "d.quota_released FROM desired d JOIN domains m ON "
-	        "m.id=d.domain ORDER BY d.domain",
+	        "m.id=d.domain WHERE ?1 <= 0 OR d.domain = ?1 "
+	        "ORDER BY d.domain",
 	        -1, &q, NULL))
 		return -1;
+	sqlite3_bind_int64(q, 1, domain);
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -196,7 +200,8 @@ static int load_rows(sqlite3 *db, struct desired_row **rows, size_t *n)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int desired_load(struct store *st, struct desired_row **rows, size_t *n)
+static int load(struct store *st, struct desired_row **rows, size_t *n,
+                int64_t domain)
 {
 	sqlite3 *db = store_db(st);
 	bool own = sqlite3_get_autocommit(db);
@@ -205,7 +210,7 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 	/* one snapshot for the rows and the throttles */
 	if (own && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL))
 		return -1;
-	int rc = load_rows(db, rows, n);
+	int rc = load_rows(db, rows, n, domain);
 	if (!rc)
 		rc = overlay_throttles(db, *rows, *n);
 	if (own)
@@ -216,6 +221,24 @@ int desired_load(struct store *st, struct desired_row **rows, size_t *n)
 		*n = 0;
 		return -1;
 	}
+	return 0;
+}
+
+int desired_load(struct store *st, struct desired_row **rows, size_t *n)
+{
+	return load(st, rows, n, 0);
+}
+
+int desired_effective(struct store *st, int64_t domain, struct kv_params *eff)
+{
+	struct desired_row *r = NULL;
+	size_t n = 0;
+	memset(eff, 0, sizeof(*eff));
+	if (load(st, &r, &n, domain))
+		return -1;
+	if (n)
+		*eff = r[0].p;
+	free(r);
 	return 0;
 }
 

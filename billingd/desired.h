@@ -58,6 +58,12 @@ int billingd_clear_desired(struct store *st, const char *name,
  * values), into a malloc'd array. 0 or -1. */
 int desired_load(struct store *st, struct desired_row **rows, size_t *n);
 
+/* One domain's effective values, as desired_load() gives them (what is
+ * pushed, throttles included): for the REST API, which shows them next
+ * to the operator's. eff->set empty if the domain has no desired row. 0
+ * or -1. */
+int desired_effective(struct store *st, int64_t domain, struct kv_params *eff);
+
 /* Record the outcome of pushing `generation` of domain to boot boot_id:
  * status 0 marks it applied (if the generation is still current), else
  * records the refusal. Needs an open transaction. 0 or -1. */

@@ -302,7 +302,8 @@ json_t *quota_get(struct store *st, const char *domain, struct api_err *e)
 		api_fail(e, API_NOT_FOUND, "no domain '%s'", domain);
 		return NULL;
 	}
-	if (tx_begin(db, false)) {
+	bool own = sqlite3_get_autocommit(db); /* else: the caller's */
+	if (own && tx_begin(db, false)) {
 		api_fail(e, API_INTERNAL, "quota: %s", sqlite3_errmsg(db));
 		return NULL;
 	}
@@ -313,7 +314,8 @@ json_t *quota_get(struct store *st, const char *domain, struct api_err *e)
 	else if (id < 0 ||
 	         !(doc = quota_doc(db, id, domain, store_wall_ns() / SEC_NS)))
 		api_fail(e, API_INTERNAL, "quota: %s", sqlite3_errmsg(db));
-	tx_rollback(db);
+	if (own)
+		tx_rollback(db);
 	return doc;
 }
 
@@ -356,18 +358,23 @@ int quota_put(struct store *st, const char *domain, const json_t *body,
 	struct limit l[Q_N];
 	if (!billing_name_ok(domain))
 		return api_fail(e, API_NOT_FOUND, "no domain '%s'", domain);
-	if (tx_begin(db, true))
+	/* In the caller's write transaction if one is open (the API checks
+	 * If-Match in it), else in our own. */
+	bool own = sqlite3_get_autocommit(db);
+	if (own && tx_begin(db, true))
 		return api_fail(e, API_INTERNAL, "quota: %s",
 		                sqlite3_errmsg(db));
 	int64_t id = domain_lookup(db, domain);
 	if (id == 0) {
-		tx_rollback(db);
+		if (own)
+			tx_rollback(db);
 		return api_fail(e, API_NOT_FOUND, "no domain '%s'", domain);
 	}
 	if (id < 0)
 		goto sqlerr;
 	if (quota_from_json(body, l, e)) {
-		tx_rollback(db);
+		if (own)
+			tx_rollback(db);
 		return -1;
 	}
 	/* A new domain's running total starts from the rollups now; an
@@ -386,11 +393,12 @@ int quota_put(struct store *st, const char *domain, const json_t *body,
 	if (limits_store(db, id, l) ||
 	    (has == SQLITE_DONE &&
 	     (mtd_init(db, &t, now_s) || mtd_save(db, &t))) ||
-	    tx_commit(db))
+	    (own && tx_commit(db)))
 		goto sqlerr;
 	return 0;
 sqlerr:
 	api_fail(e, API_INTERNAL, "quota: %s", sqlite3_errmsg(db));
-	tx_rollback(db);
+	if (own)
+		tx_rollback(db);
 	return -1;
 }

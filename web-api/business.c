@@ -103,6 +103,7 @@ int h_customer_get(struct call *c)
 	}
 	json_t *o = json_incref(json_array_get(a, 0));
 	json_decref(a);
+	etag_of(o, c->etag, sizeof(c->etag));
 	return reply_json(c, 200, o);
 }
 
@@ -237,6 +238,7 @@ static int customer_write(struct call *c, const struct customer_in *in,
 	if (create)
 		snprintf(c->location, sizeof(c->location), "/v1/customers/%s",
 		         id);
+	etag_of(o, c->etag, sizeof(c->etag));
 	return reply_json(c, create ? 201 : 200, o);
 }
 
@@ -267,9 +269,41 @@ int h_customer_put(struct call *c)
 	if (!b)
 		return ROUTE_DONE;
 	struct customer_in in;
-	int rc = customer_fields(c, b, &in, false)
-	             ? ROUTE_DONE
-	             : customer_write(c, &in, c->arg, false);
+	if (customer_fields(c, b, &in, false)) {
+		json_decref(b);
+		return ROUTE_DONE;
+	}
+	/* If-Match is checked against the record in the transaction that
+	 * writes it, so two panels cannot both win on the same ETag. */
+	if (store_begin(c->st)) {
+		json_decref(b);
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	}
+	json_t *cur = customers_query(c, c->arg);
+	char tag[40];
+	if (cur && json_array_size(cur))
+		etag_of(json_array_get(cur, 0), tag, sizeof(tag));
+	if (!cur || !json_array_size(cur) || !if_match_tag(c, tag)) {
+		store_rollback(c->st);
+		json_decref(b);
+		int rc =
+		    !cur ? reply_err(c, API_INTERNAL, "reading customer failed")
+		    : !json_array_size(cur)
+		        ? reply_err(c, API_NOT_FOUND, "no customer '%.64s'",
+		                    c->arg)
+		        : reply_err(c, API_PRECONDITION,
+		                    "customer '%.64s' is at ETag %s", c->arg,
+		                    tag);
+		json_decref(cur);
+		return rc;
+	}
+	json_decref(cur);
+	int rc = customer_write(c, &in, c->arg, false);
+	if (c->status == 200 && store_commit(c->st))
+		rc = reply_err(c, API_INTERNAL, "%s",
+		               sqlite3_errmsg(store_db(c->st)));
+	store_rollback(c->st); /* after a refusal; no-op after the commit */
 	json_decref(b);
 	return rc;
 }
@@ -281,6 +315,8 @@ int h_plans_get(struct call *c)
 {
 	struct api_err e = {0};
 	json_t *j = billing_plans_get(c->st, &e);
+	if (j)
+		etag_of(j, c->etag, sizeof(c->etag));
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 
@@ -292,15 +328,43 @@ int h_plans_put(struct call *c)
 	if (!b)
 		return ROUTE_DONE;
 	struct api_err e = {0};
-	int rc = billing_plans_put(c->st, b, &e);
+	char tag[40];
+	/* The ETag of the whole list, checked in the writing transaction. */
+	if (store_begin(c->st)) {
+		json_decref(b);
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	}
+	json_t *cur = billing_plans_get(c->st, &e);
+	if (cur)
+		etag_of(cur, tag, sizeof(tag));
+	json_decref(cur);
+	int rc = !cur                    ? -1
+	         : !if_match_tag(c, tag) ? 1
+	                                 : billing_plans_put(c->st, b, &e);
 	json_decref(b);
-	if (rc)
+	if (rc || store_commit(c->st)) {
+		store_rollback(c->st);
+		if (rc == 1)
+			return reply_err(c, API_PRECONDITION,
+			                 "the plans are at ETag %s", tag);
+		if (!rc)
+			return reply_err(c, API_INTERNAL, "%s",
+			                 sqlite3_errmsg(store_db(c->st)));
 		return reply_apierr(c, &e);
+	}
 	return h_plans_get(c);
 }
 
 /* ---- quota and usage ------------------------------------------------------
  */
+
+/* The quota's ETag covers its limits only: usage and in_force move with
+ * every METER, and a client's If-Match must not fail because of them. */
+static void quota_etag(const json_t *doc, char *tag, size_t len)
+{
+	etag_of(json_object_get(doc, "limits"), tag, len);
+}
 
 int h_quota_get(struct call *c)
 {
@@ -309,11 +373,15 @@ int h_quota_get(struct call *c)
 		return ROUTE_DONE;
 	struct api_err e = {0};
 	json_t *j = quota_get(c->st, c->arg, &e);
+	if (j)
+		quota_etag(j, c->etag, sizeof(c->etag));
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 
 int h_quota_put(struct call *c)
 {
+	if (c->job) /* evaluated: in_force shows what the new limits did */
+		return h_quota_get(c);
 	int64_t id;
 	if (domain_visible(c, c->arg, &id, NULL, 0) || need_admin(c))
 		return ROUTE_DONE;
@@ -321,11 +389,41 @@ int h_quota_put(struct call *c)
 	if (!b)
 		return ROUTE_DONE;
 	struct api_err e = {0};
-	int rc = quota_put(c->st, c->arg, b, &e);
+	char tag[40];
+	/* If-Match against the limits, in the transaction that writes. */
+	if (store_begin(c->st)) {
+		json_decref(b);
+		return reply_err(c, API_INTERNAL, "%s",
+		                 sqlite3_errmsg(store_db(c->st)));
+	}
+	json_t *cur = quota_get(c->st, c->arg, &e);
+	if (cur)
+		quota_etag(cur, tag, sizeof(tag));
+	json_decref(cur);
+	int rc = !cur                    ? -1
+	         : !if_match_tag(c, tag) ? 1
+	                                 : quota_put(c->st, c->arg, b, &e);
 	json_decref(b);
-	if (rc)
+	if (rc || store_commit(c->st)) {
+		store_rollback(c->st);
+		if (rc == 1)
+			return reply_err(c, API_PRECONDITION,
+			                 "the quota is at ETag %s", tag);
+		if (!rc)
+			return reply_err(c, API_INTERNAL, "%s",
+			                 sqlite3_errmsg(store_db(c->st)));
 		return reply_apierr(c, &e);
-	return h_quota_get(c);
+	}
+	/* Have the main loop evaluate the quotas now, as after a METER
+	 * batch, so the answer (and every GET after it) shows what is in
+	 * force; it answers without the link, within the main loop's turn. */
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return h_quota_get(c);
+	j->kind = JOB_QUOTA_EVAL;
+	snprintf(j->name, sizeof(j->name), "%.31s", c->arg);
+	j->wait_ns = c->api->cfg->api_cmd_wait_ms * NS_PER_MS;
+	return call_submit(c, j);
 }
 
 /* Buckets in one answer at most (as billing.c's usage_query): a week of
@@ -381,31 +479,13 @@ int h_usage_get(struct call *c)
 /* ---- invoices ---------------------------------------------------------------
  */
 
-/* CSV (1), JSON (0), or neither (-1) from the Accept header. The first
- * listed type we produce wins; q-values are not weighed. */
+/* CSV (1), JSON (0), or neither (-1) from the Accept header: the
+ * highest q wins (q=0: not acceptable), JSON on a tie. */
 static int want_csv(struct call *c)
 {
-	const char *a = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
-	                                            MHD_HTTP_HEADER_ACCEPT);
-	if (!a || !*a)
-		return 0;
-	while (*a) {
-		a += strspn(a, " \t,");
-		size_t n = strcspn(a, ",;");
-		size_t t = n;
-		while (t && a[t - 1] == ' ')
-			t--;
-		if ((t == 8 && !strncasecmp(a, "text/csv", 8)))
-			return 1;
-		if ((t == 16 && !strncasecmp(a, "application/json", 16)) ||
-		    (t == 3 && !strncmp(a, "*/*", 3)) ||
-		    (t == 13 && !strncasecmp(a, "application/*", 13)))
-			return 0;
-		if (t == 6 && !strncasecmp(a, "text/*", 6))
-			return 1;
-		a += strcspn(a, ",");
-	}
-	return -1;
+	static const char *const offers[] = {"application/json", "text/csv",
+	                                     NULL};
+	return accept_pick(c, offers);
 }
 
 int h_invoices_get(struct call *c)
@@ -418,6 +498,18 @@ int h_invoices_get(struct call *c)
 		    "month must be YYYY-MM (1970-01..9999-12), got "
 		    "'%.16s'",
 		    month ? month : "(none)");
+	const char *v;
+	size_t vlen;
+	/* "customer=" and a bare "customer" (no value: NULL) are not
+	 * "every customer": a panel that lost its variable gets a 400. */
+	if (!cust &&
+	    MHD_lookup_connection_value_n(c->conn, MHD_GET_ARGUMENT_KIND,
+	                                  "customer", 8, &v, &vlen) == MHD_YES)
+		cust = "";
+	if (cust && !*cust)
+		return reply_err(c, API_BAD_PARAMETER,
+		                 "customer must be a customer id, got an empty "
+		                 "value (leave it out for every customer)");
 	if (cust && !ident_valid(cust, API_CUSTOMER_MAX))
 		return reply_err(c, API_NOT_FOUND, "no customer '%.64s'", cust);
 	if (!c->who.admin) {

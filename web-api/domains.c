@@ -11,6 +11,7 @@
 
 #include "billingd/billing.h"
 #include "billingd/desired.h"
+#include "billingd/log.h"
 #include "billingd/ownership.h"
 #include "fs_errors.h"
 #include "internal.h"
@@ -266,13 +267,28 @@ static int job_reply(struct call *c, const char *done_state, unsigned status)
 		                 "domain '%s' is not running on the hypervisor",
 		                 j->name);
 	case JOB_TIMEOUT:
+		if (!j->sent)
+			return reply_err(
+			    c, API_UNAVAILABLE,
+			    "not sent: billingd could not send the command "
+			    "within %llu ms and cancelled it; nothing was done",
+			    (unsigned long long)c->api->cfg->api_cmd_wait_ms);
 		return reply_err(
 		    c, API_UNAVAILABLE,
-		    "no answer from the hypervisor within %llu ms",
-		    (unsigned long long)c->api->cfg->api_cmd_wait_ms);
+		    "sent, outcome unknown: no answer from the hypervisor "
+		    "within %llu ms; GET /v1/domains/%s to check",
+		    (unsigned long long)c->api->cfg->api_cmd_wait_ms, j->name);
 	default:
+		if (j->sent)
+			return reply_err(
+			    c, API_UNAVAILABLE,
+			    "sent, outcome unknown: the management link "
+			    "dropped before the answer; GET /v1/domains/%s to "
+			    "check",
+			    j->name);
 		return reply_err(c, API_UNAVAILABLE,
-		                 "the management link is down");
+		                 "not sent: the management link is down; "
+		                 "nothing was done");
 	}
 	if (j->status == FS_EEXIST)
 		return reply_err(c, API_CONFLICT,
@@ -359,8 +375,65 @@ static int share_field(struct call *c, const char *key, json_t *v,
 	return 0;
 }
 
+/* After a CREATE with memory_max_mb: the limit is desired state (the
+ * CREATE command has no field for it), stored once the domain exists and
+ * pushed like any shares change; wait for that push (JOB_APPLIED). */
+static int create_mem_limit(struct call *c)
+{
+	struct job *j = c->job;
+	char err[256];
+	struct kv_params p = {0};
+	p.v[KV_MEMORY_MAX_MB] = j->memory_max_mb;
+	p.set = 1u << KV_MEMORY_MAX_MB;
+	int64_t id = 0;
+	if (billingd_set_desired(c->st, j->name, &p, err, sizeof(err)) ||
+	    (id = store_domain_id(c->st, j->name, false)) <= 0) {
+		blog(LOG_WARN, "api: %s: memory_max_mb: %s", j->name, err);
+		return job_reply(c, "running", 201); /* created all the same */
+	}
+	struct job *a = calloc(1, sizeof(*a));
+	if (!a)
+		return job_reply(c, "running", 201);
+	a->kind = JOB_APPLIED;
+	snprintf(a->name, sizeof(a->name), "%s", j->name);
+	a->domid = j->domid;
+	a->memory_max_mb = j->memory_max_mb;
+	a->domain = id;
+	sqlite3_stmt *q;
+	if (!sqlite3_prepare_v2(store_db(c->st),
+	                        "SELECT generation FROM desired WHERE domain=?",
+	                        -1, &q, NULL)) {
+		sqlite3_bind_int64(q, 1, id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			a->generation = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	a->wait_ns = c->api->cfg->api_apply_wait_ms * NS_PER_MS;
+	free(j); /* finished: hv.c invariant 2 */
+	c->job = NULL;
+	return call_submit(c, a);
+}
+
 int h_domain_create(struct call *c)
 {
+	if (c->job && c->job->kind == JOB_APPLIED) {
+		struct job *a = c->job;
+		/* The domain may not be listed yet when the push is due:
+		 * then the limit is pushed when it is (pending). */
+		bool applied =
+		    atomic_load(&a->outcome) == JOB_DONE && !a->status;
+		return reply_json(
+		    c, 201,
+		    json_pack("{s:s, s:s, s:i, s:I, s:s}", "name", a->name,
+		              "state", "running", "domid", (int)a->domid,
+		              "memory_max_mb", (json_int_t)a->memory_max_mb,
+		              "shares_state", applied ? "applied" : "pending"));
+	}
+	if (c->job && c->job->set_memory_max &&
+	    atomic_load_explicit(&c->job->outcome, memory_order_acquire) ==
+	        JOB_DONE &&
+	    !c->job->status)
+		return create_mem_limit(c);
 	if (c->job)
 		return job_reply(c, "running", 201);
 	if (need_admin(c))
@@ -434,18 +507,15 @@ int h_domain_create(struct call *c)
 		          owner);
 		goto out;
 	}
-	if (p.set & (1u << KV_MEMORY_MAX_MB)) {
-		reply_err(c, API_INVALID_FIELD,
-		          "memory_max_mb is set with PUT .../shares after "
-		          "creation");
-		goto out;
-	}
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		reply_err(c, API_INTERNAL, "out of memory");
 		goto out;
 	}
 	j->kind = JOB_CREATE;
+	/* Validated by share_field() with the ranges of kv.h. */
+	j->set_memory_max = p.set & (1u << KV_MEMORY_MAX_MB);
+	j->memory_max_mb = p.v[KV_MEMORY_MAX_MB];
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	struct wire_create *k = &j->create;
 	snprintf(k->image, sizeof(k->image), "%s", image);
@@ -512,6 +582,44 @@ static int read_shares(struct call *c, int64_t id, struct desired_info *di,
 	return rc;
 }
 
+/* What is in force: the values pushed (desired_load()'s overlay of the
+ * quota throttles on the operator's values; the hypervisor's where
+ * neither manages a key), the quota metrics whose throttle holds the
+ * domain down, and the keys where that differs from the operator's
+ * "shares". NULL on a store error. */
+static json_t *in_force_json(struct call *c, int64_t id,
+                             const struct desired_info *di,
+                             const struct dom_live *l)
+{
+	struct kv_params eff;
+	if (desired_effective(c->st, id, &eff))
+		return NULL;
+	json_t *by = json_array(), *keys = json_array();
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(store_db(c->st),
+	                       "SELECT metric FROM quota_state WHERE "
+	                       "domain=? AND action='throttle' ORDER BY metric",
+	                       -1, &q, NULL)) {
+		json_decref(by);
+		json_decref(keys);
+		return NULL;
+	}
+	sqlite3_bind_int64(q, 1, id);
+	while (sqlite3_step(q) == SQLITE_ROW)
+		json_array_append_new(
+		    by, json_string((const char *)sqlite3_column_text(q, 0)));
+	sqlite3_finalize(q);
+	eff.set &= (1u << API_NSHARES) - 1;
+	for (unsigned k = 0; k < API_NSHARES; k++) {
+		uint32_t b = 1u << k;
+		if ((eff.set & b) &&
+		    (!(di->p.set & b) || eff.v[k] != di->p.v[k]))
+			json_array_append_new(keys, json_string(kv_name(k)));
+	}
+	return json_pack("{s:o, s:o, s:o}", "shares", shares_json(&eff, l),
+	                 "throttled_by", by, "throttled", keys);
+}
+
 static int shares_reply(struct call *c, int64_t id, const char *state)
 {
 	struct link_view lv;
@@ -533,6 +641,12 @@ static int shares_reply(struct call *c, int64_t id, const char *state)
 	if (o && state)
 		json_object_set_new(o, "applied",
 		                    json_boolean(!strcmp(state, "applied")));
+	json_t *f = in_force_json(c, id, &di, &l);
+	if (!f) {
+		json_decref(o);
+		return reply_err(c, API_INTERNAL, "reading shares failed");
+	}
+	json_object_set_new(o, "in_force", f);
 	return reply_json(c, 200, o);
 }
 
@@ -547,25 +661,9 @@ int h_shares_get(struct call *c)
 /* Does the If-Match header (absent: yes) name generation gen? */
 static bool if_match(struct call *c, int64_t gen)
 {
-	const char *h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
-	                                            MHD_HTTP_HEADER_IF_MATCH);
-	if (!h)
-		return true;
 	char tag[32];
 	snprintf(tag, sizeof(tag), "\"%lld\"", (long long)gen);
-	for (const char *p = h; *p;) {
-		p += strspn(p, " \t,");
-		if (*p == '*')
-			return true;
-		size_t n = strcspn(p, ",");
-		size_t t = n;
-		while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
-			t--;
-		if (t == strlen(tag) && !memcmp(p, tag, t))
-			return true; /* strong comparison: W/ never matches */
-		p += n;
-	}
-	return false;
+	return if_match_tag(c, tag);
 }
 
 static int shares_answer(struct call *c)

@@ -17,6 +17,11 @@
  *      suspended connections).
  *   4. The view (vlock) is a sorted copy of the session's live domains as
  *      of view_gen == session.doms_gen.
+ *   5. The deadline counts from hv_submit() (queued_ns), not from the
+ *      main loop's pickup: a job the main loop reaches after its deadline
+ *      is finished JOB_TIMEOUT with sent == false and its command is
+ *      never sent, so the client's 503 means "nothing was done". Only a
+ *      job with sent == true can time out with an unknown outcome.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -57,6 +62,7 @@ static void on_resp(void *ctx, uint64_t tag, const struct wire_resp *r);
 static void on_pushed(void *ctx, int64_t domain, int64_t generation,
                       int status);
 static void on_closed(void *ctx);
+static void quota_run(struct hv *h, uint64_t now);
 
 struct hv *hv_new(const struct config *cfg, struct session *s, struct store *st)
 {
@@ -160,6 +166,7 @@ static void on_closed(void *ctx)
 
 void hv_submit(struct hv *h, struct job *j)
 {
+	j->queued_ns = link_now_ns();
 	pthread_mutex_lock(&h->qlock);
 	if (h->stopping) {
 		pthread_mutex_unlock(&h->qlock);
@@ -202,8 +209,13 @@ static bool start(struct hv *h, struct job *j, uint64_t now)
 {
 	j->next = h->inflight;
 	h->inflight = j;
-	j->deadline = now + j->wait_ns;
+	/* Quota jobs are made by the main loop itself (queued_ns 0). */
+	j->deadline = (j->queued_ns ? j->queued_ns : now) + j->wait_ns;
 	j->tag = h->next_tag++;
+	if (j->deadline <= now) { /* invariant 5: cancelled, never sent */
+		finish(h, j, JOB_TIMEOUT);
+		return false;
+	}
 	if (!session_ready(h->s)) {
 		finish(h, j, JOB_NO_LINK);
 		return false;
@@ -214,6 +226,8 @@ static bool start(struct hv *h, struct job *j, uint64_t now)
 		c.u.create = j->create;
 		if (session_command(h->s, &c, j->tag))
 			finish(h, j, JOB_NO_LINK);
+		else
+			j->sent = true;
 		return false;
 	}
 	const struct wire_domain *d = session_domain(h->s, j->name);
@@ -235,6 +249,8 @@ static bool start(struct hv *h, struct job *j, uint64_t now)
 	struct wire_cmd c = {.op = ops[j->kind], .domid = d->domid};
 	if (session_command(h->s, &c, j->tag))
 		finish(h, j, JOB_NO_LINK);
+	else
+		j->sent = true;
 	return false;
 }
 
@@ -289,11 +305,31 @@ void hv_main_work(struct hv *h, uint64_t now)
 	struct job *in = h->incoming;
 	h->incoming = NULL;
 	pthread_mutex_unlock(&h->qlock);
-	bool push = false;
+	bool push = false, eval = false;
+	struct job *evals = NULL;
 	while (in) {
 		struct job *j = in;
 		in = in->next;
+		if (j->kind == JOB_QUOTA_EVAL) {
+			j->next = evals;
+			evals = j;
+			eval = true;
+			continue;
+		}
 		push |= start(h, j, now);
+	}
+	/* A quota PUT: one evaluation for all of them, so the answer shows
+	 * what the new limits put in force or lifted (and pushed, and the
+	 * PAUSE/UNPAUSE it queued). It needs the store, not the link. */
+	if (eval)
+		quota_run(h, now);
+	while (evals) {
+		struct job *j = evals;
+		evals = evals->next;
+		j->next = h->inflight;
+		h->inflight = j;
+		j->status = 0;
+		finish(h, j, JOB_DONE);
 	}
 	/* One push for every shares change queued since the last turn. */
 	if (push && session_push_desired(h->s))
@@ -339,16 +375,10 @@ uint64_t hv_next_deadline(const struct hv *h)
 
 /* ---- quota enforcement -------------------------------------------------- */
 
-void hv_after_commit(struct hv *h, bool records)
+/* Evaluate the quotas now: push throttles started or lifted, start the
+ * PAUSE/UNPAUSE actions due (main loop). */
+static void quota_run(struct hv *h, uint64_t now)
 {
-	uint64_t now = link_now_ns();
-	if (records) {
-		pthread_rwlock_wrlock(&h->vlock);
-		h->link.last_commit_unix_ns = store_wall_ns();
-		pthread_rwlock_unlock(&h->vlock);
-	}
-	if (!records && now < h->next_eval_ns)
-		return;
 	h->next_eval_ns = now + 60 * NS_PER_S;
 	struct quota_action *acts = NULL;
 	size_t n = 0;
@@ -382,6 +412,19 @@ void hv_after_commit(struct hv *h, bool records)
 		start(h, j, now);
 	}
 	free(acts);
+}
+
+void hv_after_commit(struct hv *h, bool records)
+{
+	uint64_t now = link_now_ns();
+	if (records) {
+		pthread_rwlock_wrlock(&h->vlock);
+		h->link.last_commit_unix_ns = store_wall_ns();
+		pthread_rwlock_unlock(&h->vlock);
+	}
+	if (!records && now < h->next_eval_ns)
+		return;
+	quota_run(h, now);
 }
 
 /* ---- the view, for pool threads ---------------------------------------- */

@@ -42,6 +42,7 @@ enum job_kind {
 	JOB_DESTROY,
 	JOB_CREATE,
 	JOB_APPLIED, /* wait for the push of (domain, generation) */
+	JOB_QUOTA_EVAL, /* run the quota evaluation now (after a quota PUT) */
 };
 
 enum job_outcome {
@@ -52,6 +53,10 @@ enum job_outcome {
 	JOB_TIMEOUT,   /* deadline passed */
 };
 
+/* A job's command reached the link (`sent`) or not: a job still queued
+ * when its deadline passes is cancelled, never sent, so a 503 for it means
+ * "not done"; one sent and unanswered has an unknown outcome. */
+
 /* Written by the pool thread before queueing; the result fields by the
  * main loop only, before it sets `outcome` (release) and resumes the
  * connection; read by the pool thread after it sees outcome (acquire).
@@ -61,8 +66,11 @@ struct job {
 	enum job_kind kind;
 	char name[WIRE_NAME_FIELD];
 	struct wire_create create;
+	bool set_memory_max;        /* JOB_CREATE: then store the limit */
+	uint64_t memory_max_mb;
 	int64_t domain, generation; /* JOB_APPLIED */
-	uint64_t wait_ns;           /* deadline = queued + wait_ns */
+	uint64_t wait_ns;           /* deadline = queued_ns + wait_ns */
+	uint64_t queued_ns;         /* link_now_ns() at hv_submit() */
 	struct MHD_Connection *conn;
 	bool quota; /* a quota action (main loop owned) */
 
@@ -71,6 +79,7 @@ struct job {
 	struct job *next;
 
 	/* results */
+	bool sent;     /* the command was handed to the link */
 	int status;    /* FS_E* from the RESP (0 ok) */
 	domid_t domid; /* CREATE: the new domain's id */
 	_Atomic int outcome;
@@ -118,7 +127,9 @@ struct api {
 	char *openapi; /* the document, read at start */
 	size_t openapi_len;
 	_Atomic uint64_t req_total[32][6]; /* [route][status / 100] */
-	_Atomic uint64_t req_unrouted;
+	/* No route (404, 405, refused before routing): [method][status/100],
+	 * methods as api_method_label(). */
+	_Atomic uint64_t req_unrouted[8][6];
 	pthread_mutex_t stores_lock; /* guards stores[] */
 	struct store **stores;       /* one per pool thread, for closing */
 	size_t nstores;
@@ -148,7 +159,13 @@ struct call {
 	char location[160];
 	bool www_auth;
 	const char *allow;
+	bool uri_too_long; /* over API_URI_MAX: 414 before anything else */
 };
+
+/* Request targets (path and query) longer than this are answered 414
+ * problem+json by us; libmicrohttpd answers longer ones than fit in
+ * api_conn_memory_kb itself, as HTML (docs/api.md "Errors"). */
+#define API_URI_MAX 2048
 
 #define ROUTE_DONE 0
 #define ROUTE_SUSPENDED 1 /* a job was queued; call again on resume */
@@ -194,6 +211,15 @@ int parse_month(const char *s);
 json_t *body_object(struct call *c, bool merge_patch);
 /* 1..max of [A-Za-z0-9_.-]. */
 bool ident_valid(const char *s, size_t max);
+/* The offer (media types, ours first: our preference on a tie) that the
+ * Accept header rates highest with q > 0; 0 without an Accept header,
+ * -1 if none is acceptable (406). */
+int accept_pick(struct call *c, const char *const *offers);
+/* A strong ETag ("hex", quoted) of a JSON document, canonically dumped. */
+void etag_of(const json_t *j, char *out, size_t len);
+/* Does the If-Match header (absent: yes) name tag? Strong comparison
+ * (W/ never matches); "*" always matches. */
+bool if_match_tag(struct call *c, const char *tag);
 
 /* ---- routes ----------------------------------------------------------- */
 
@@ -232,5 +258,8 @@ int h_openapi(struct call *c);
 /* For /metrics: the route table's names. */
 size_t routes_count(void);
 const char *route_label(size_t i, const char **method);
+/* The method label of req_unrouted's row i (0..7), "OTHER" for any
+ * method HTTP does not define here (bounded cardinality). */
+const char *api_method_label(size_t i);
 
 #endif

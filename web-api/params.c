@@ -204,3 +204,121 @@ json_t *body_object(struct call *c, bool merge_patch)
 	}
 	return j;
 }
+
+/* ---- content negotiation and entity tags -------------------------------- */
+
+/* The q of one Accept element's parameters ("; q=0.5"), in thousandths;
+ * 1000 if absent, -1 if malformed. */
+static int accept_q(const char *p, const char *end)
+{
+	while (p < end) {
+		p += strspn(p, " \t;");
+		if (p >= end)
+			break;
+		size_t n = strcspn(p, ";");
+		if (p + n > end)
+			n = (size_t)(end - p);
+		if ((p[0] == 'q' || p[0] == 'Q') && n >= 2 && p[1] == '=') {
+			/* RFC 9110 qvalue: 0[.ddd] or 1[.000] */
+			const char *v = p + 2, *ve = p + n;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if (v >= ve || (*v != '0' && *v != '1'))
+				return -1;
+			int q = (*v - '0') * 1000, scale = 100;
+			v++;
+			if (v < ve) {
+				if (*v++ != '.' || ve - v > 3)
+					return -1;
+				for (; v < ve; v++, scale /= 10) {
+					if (!isdigit((unsigned char)*v))
+						return -1;
+					q += (*v - '0') * scale;
+				}
+			}
+			return q > 1000 ? -1 : q;
+		}
+		p += n;
+	}
+	return 1000;
+}
+
+int accept_pick(struct call *c, const char *const *offers)
+{
+	const char *h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+	                                            MHD_HTTP_HEADER_ACCEPT);
+	if (!h || !h[strspn(h, " \t,")])
+		return 0; /* no preference: our first */
+	int best = -1, best_q = 0;
+	for (int i = 0; offers[i]; i++) {
+		const char *slash = strchr(offers[i], '/');
+		size_t tlen = (size_t)(slash - offers[i]);
+		/* The most specific range that matches decides (RFC 9110
+		 * 12.5.1): exact 3, type/any 2, any/any 1. */
+		int spec = 0, q = 0;
+		for (const char *p = h; *p;) {
+			p += strspn(p, " \t,");
+			if (!*p)
+				break;
+			const char *end = p + strcspn(p, ",");
+			size_t n = strcspn(p, ";,");
+			while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
+			int s = 0;
+			if (n == strlen(offers[i]) &&
+			    !strncasecmp(p, offers[i], n))
+				s = 3;
+			else if (n == tlen + 2 &&
+			         !strncasecmp(p, offers[i], tlen) &&
+			         !strncmp(p + tlen, "/*", 2))
+				s = 2;
+			else if (n == 3 && !strncmp(p, "*/*", 3))
+				s = 1;
+			if (s > spec) {
+				int eq = accept_q(p + n, end);
+				spec = s;
+				q = eq < 0 ? 0 : eq;
+			}
+			p = end;
+		}
+		if (q > best_q) {
+			best_q = q;
+			best = i;
+		}
+	}
+	return best;
+}
+
+void etag_of(const json_t *j, char *out, size_t len)
+{
+	/* FNV-1a (64 bits) of the canonical dump: the same document always
+	 * gives the same tag, any change almost surely another. */
+	char *s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t x = 0xcbf29ce484222325ull;
+	for (const char *p = s ? s : ""; *p; p++)
+		x = (x ^ (unsigned char)*p) * 0x100000001b3ull;
+	free(s);
+	snprintf(out, len, "\"%016llx\"", (unsigned long long)x);
+}
+
+bool if_match_tag(struct call *c, const char *tag)
+{
+	const char *h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+	                                            MHD_HTTP_HEADER_IF_MATCH);
+	if (!h)
+		return true;
+	size_t tl = strlen(tag);
+	for (const char *p = h; *p;) {
+		p += strspn(p, " \t,");
+		if (*p == '*')
+			return true;
+		size_t n = strcspn(p, ",");
+		size_t t = n;
+		while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+			t--;
+		if (t == tl && !memcmp(p, tag, t))
+			return true; /* strong comparison: W/ never matches */
+		p += n;
+	}
+	return false;
+}

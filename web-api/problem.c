@@ -35,6 +35,7 @@ static const struct problem_kind kinds[API_CODE_COUNT] = {
     [API_UNAVAILABLE] = {503, "hypervisor-unavailable",
                          "The hypervisor is not reachable now"},
     [API_INTERNAL] = {500, "internal", "Internal error"},
+    [API_URI_TOO_LONG] = {414, "uri-too-long", "Request target too long"},
 };
 
 const struct problem_kind *problem_kind(enum api_code code)

@@ -86,6 +86,22 @@ const char *route_label(size_t i, const char **method)
 	return routes[i].path;
 }
 
+static const char *const method_labels[8] = {
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"};
+
+const char *api_method_label(size_t i)
+{
+	return method_labels[i < 8 ? i : 7];
+}
+
+static size_t method_index(const char *m)
+{
+	size_t i = 0;
+	while (i < 7 && strcmp(method_labels[i], m))
+		i++;
+	return i;
+}
+
 void api_print_routes(void)
 {
 	for (size_t i = 0; i < NROUTES; i++)
@@ -249,7 +265,8 @@ static enum MHD_Result send_reply(struct call *c)
 	if (c->route >= 0)
 		atomic_fetch_add(&c->api->req_total[c->route][cls], 1);
 	else
-		atomic_fetch_add(&c->api->req_unrouted, 1);
+		atomic_fetch_add(
+		    &c->api->req_unrouted[method_index(c->method)][cls], 1);
 	return ret;
 }
 
@@ -369,6 +386,19 @@ static int dispatch(struct call *c)
 	static const char *const none[] = {NULL};
 	if (params_only(c, r->params ? r->params : none))
 		return ROUTE_DONE;
+	/* What the route produces, against Accept (the invoices route
+	 * chooses between JSON and CSV itself). Errors stay problem+json. */
+	if (r->fn != h_invoices_get) {
+		const char *offers[] = {"application/json", NULL};
+		if (r->fn == h_metrics)
+			offers[0] = "text/plain";
+		else if (r->fn == h_openapi)
+			offers[0] = "application/yaml";
+		if (accept_pick(c, offers) < 0)
+			return reply_err(c, API_NOT_ACCEPTABLE,
+			                 "%s is %s only; Accept rules it out",
+			                 r->path, offers[0]);
+	}
 	return r->fn(c);
 }
 
@@ -381,8 +411,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct api *a = cls;
 	struct call *c = *con_cls;
 	size_t max = (size_t)a->cfg->api_max_body_kb * 1024;
-	if (!c) {
-		c = calloc(1, sizeof(*c));
+	if (!c || !c->api) { /* new, or made by on_uri() */
+		if (!c)
+			c = calloc(1, sizeof(*c));
 		if (!c)
 			return MHD_NO;
 		c->api = a;
@@ -391,6 +422,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		c->method = method;
 		c->route = -1;
 		*con_cls = c;
+		if (c->uri_too_long) {
+			reply_err(c, API_URI_TOO_LONG,
+			          "the request target exceeds %d bytes",
+			          API_URI_MAX);
+			return send_reply(c);
+		}
 		/* Refuse a declared oversized body before reading it. */
 		const char *cl = MHD_lookup_connection_value(
 		    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -451,6 +488,22 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(c->job); /* finished: hv.c invariant 2 */
 	free(c);
 	*con_cls = NULL;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the first look at a request, with the
+ * raw request target, before libmicrohttpd reads the headers. What it
+ * returns becomes the request's con_cls: a call marked to be answered 414
+ * problem+json by on_request() (where reply and counters are at hand). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	if (strlen(uri) <= API_URI_MAX)
+		return NULL;
+	struct call *c = calloc(1, sizeof(*c));
+	if (c)
+		c->uri_too_long = true;
+	return c;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -563,6 +616,7 @@ static int start_mhd(struct api *a, char *err, size_t errlen)
 	     NULL},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
 	    {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+	    {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL},
 	    {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0,
 	     a->tls_cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key_pem},

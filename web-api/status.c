@@ -19,15 +19,30 @@ int h_health(struct call *c)
 	char boot[20];
 	snprintf(boot, sizeof(boot), "%016llx", (unsigned long long)lv.boot_id);
 	json_t *lag = json_null();
-	if (lv.last_commit_unix_ns)
-		lag = json_real(
-		    (double)(store_wall_ns() - lv.last_commit_unix_ns) / 1e9);
-	return reply_json(
-	    c, 200,
-	    json_pack("{s:s, s:{s:b, s:o, s:I}, s:o}", "status", "ok", "link",
-	              "up", lv.up, "boot_id",
+	double lag_s = 0;
+	if (lv.last_commit_unix_ns) {
+		lag_s =
+		    (double)(store_wall_ns() - lv.last_commit_unix_ns) / 1e9;
+		lag = json_real(lag_s);
+	}
+	/* Degraded, not down: the API still answers (200), but usage and
+	 * quotas are behind. No batch yet (just started) is not a lag. */
+	uint64_t max_s = c->api->cfg->api_health_max_lag_s;
+	bool late = lv.last_commit_unix_ns && lag_s > (double)max_s;
+	json_t *o =
+	    json_pack("{s:s, s:{s:b, s:o, s:I}, s:o, s:I}", "status",
+	              late ? "degraded" : "ok", "link", "up", lv.up, "boot_id",
 	              lv.boot_id ? json_string(boot) : json_null(), "domains",
-	              (json_int_t)lv.ndomains, "ingest_lag_seconds", lag));
+	              (json_int_t)lv.ndomains, "ingest_lag_seconds", lag,
+	              "max_ingest_lag_seconds", (json_int_t)max_s);
+	if (o && late) {
+		char why[128];
+		snprintf(why, sizeof(why),
+		         "no records committed for %.0f s (more than %llu s)",
+		         lag_s, (unsigned long long)max_s);
+		json_object_set_new(o, "reasons", json_pack("[s]", why));
+	}
+	return reply_json(c, 200, o);
 }
 
 int h_openapi(struct call *c)
@@ -147,8 +162,18 @@ int h_metrics(struct call *c)
 				    m, p, k, (unsigned long long)n);
 		}
 	}
-	fprintf(f, "billingd_api_requests_total{route=\"none\"} %llu\n",
-	        (unsigned long long)atomic_load(&c->api->req_unrouted));
+	/* Requests no route took (404, 405, 414, ...): the same labels. */
+	for (size_t i = 0; i < 8; i++)
+		for (int k = 1; k < 6; k++) {
+			uint64_t n = atomic_load(&c->api->req_unrouted[i][k]);
+			if (n)
+				fprintf(
+				    f,
+				    "billingd_api_requests_total{method=\"%s\","
+				    "route=\"none\",code=\"%dxx\"} %llu\n",
+				    api_method_label(i), k,
+				    (unsigned long long)n);
+		}
 	int rc = domain_metrics(c, f);
 	fclose(f);
 	if (rc) {

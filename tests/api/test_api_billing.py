@@ -68,6 +68,39 @@ ok(r.status == 200 and wait_until(lambda: live().get("cpu_cap_pct") == cap0,
                                   90),
    "raising_quota_lifts_throttle", "%s %s" % (cap0, live()))
 
+# The PUT's answer (and the next GET) already shows what the new limits
+# put in force: the main loop evaluates before the API answers. A limit
+# of 0 is exhausted at once; the throttle holds the domain below the
+# operator's own cap, and GET .../shares says so next to that cap.
+D4 = "/v1/domains/dom-00004"
+r = api.req("PATCH", D4 + "/shares", {"cpu_cap_pct": 50}, key=key)
+ok(r.status == 200 and r.json()["in_force"]["throttled_by"] == [] and
+   r.json()["in_force"]["shares"]["cpu_cap_pct"] == 50,
+   "unthrottled_shares_in_force_are_the_operators", r)
+q4 = {"limits": {"cpu_seconds": {"limit": 0, "action": "throttle",
+                                 "throttle": {"cpu_cap_pct": 7}}}}
+r = api.req("PUT", D4 + "/quota", q4, key=key)
+g = api.req("GET", D4 + "/quota", key=key)
+ok(r.status == 200 and r.json()["in_force"] == ["cpu_seconds"] and
+   g.json()["in_force"] == ["cpu_seconds"],
+   "quota_put_below_usage_shows_in_force_at_once", "%r\n%r" % (r, g))
+sh = api.req("GET", D4 + "/shares", key=key).json()
+ok(sh["shares"]["cpu_cap_pct"] == 50 and
+   sh["in_force"]["shares"]["cpu_cap_pct"] == 7 and
+   sh["in_force"]["throttled_by"] == ["cpu_seconds"] and
+   sh["in_force"]["throttled"] == ["cpu_cap_pct"],
+   "shares_show_operator_value_and_throttle_in_force", sh)
+ok(wait_until(lambda: (api.req("GET", "/v1/domains/dom-00004", key=key)
+                       .json()["live"] or {}).get("cpu_cap_pct") == 7, 10),
+   "throttle_from_quota_put_reaches_hypervisor")
+q4["limits"]["cpu_seconds"]["limit"] = 10 ** 9
+r = api.req("PUT", D4 + "/quota", q4, key=key)
+sh = api.req("GET", D4 + "/shares", key=key).json()
+ok(r.status == 200 and r.json()["in_force"] == [] and
+   sh["in_force"]["throttled_by"] == [] and
+   sh["in_force"]["shares"]["cpu_cap_pct"] == 50,
+   "quota_put_above_usage_lifts_at_once", "%r\n%s" % (r, sh))
+
 r = api.req("GET", "/v1/domains/dom-00001/quota", key=s.acme)
 ok(r.status == 200 and r.json().get("limits"), "tenant_reads_own_quota", r)
 
@@ -102,6 +135,15 @@ r = api.req("GET", "/v1/invoices?month=" + MONTH, key=key,
             headers={"Accept": "text/html, application/json;q=0.5"})
 ok(r.status == 200 and r.ctype.startswith("application/json"),
    "accept_list_falls_back_to_json", r)
+for accept, want in (("text/csv;q=0.5, application/json", "application/json"),
+                     ("application/json;q=0.2, text/csv", "text/csv"),
+                     ("text/csv;q=0, */*", "application/json"),
+                     ("text/*;q=0.9, application/json;q=0.8", "text/csv")):
+    r = api.req("GET", "/v1/invoices?month=" + MONTH, key=key,
+                headers={"Accept": accept})
+    ok(r.status == 200 and r.ctype.startswith(want),
+       "accept_q_values_pick_%s_for_%s" % (
+           want.split("/")[1], accept.replace(" ", "")), r)
 
 # hvctl --api: the invoice as CSV for people, usage as JSON.
 def hvctl(*a):
@@ -123,5 +165,19 @@ r = hvctl("--json", "usage", "dom-00001", MONTH + "-01T00:00:00Z",
           "1d")
 ok(r.returncode == 0 and json.loads(r.stdout)["totals"]["cpu_ns"] > 0,
    "hvctl_api_usage_json", r.stdout[:300] + r.stderr)
+r = hvctl("usage", "dom-00001", MONTH + "-01T00:00:00Z",
+          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60)),
+          "1d")
+ok(r.returncode == 0 and r.stdout.startswith("dom-00001, ") and
+   "\nTOTAL " in r.stdout and "{" not in r.stdout,
+   "hvctl_api_usage_prints_a_table_without_json", r.stdout[:500] + r.stderr)
+r = hvctl("show", "dom-00001")
+ok(r.returncode == 0 and "{" not in r.stdout and
+   "state " in r.stdout and "\nSHARE " in r.stdout and
+   "cpu_seconds" in r.stdout,
+   "hvctl_api_show_prints_a_table_without_json", r.stdout[:800] + r.stderr)
+r = hvctl("--json", "show", "dom-00001")
+ok(r.returncode == 0 and json.loads(r.stdout)["name"] == "dom-00001",
+   "hvctl_api_show_json_for_scripts", r.stdout[:300] + r.stderr)
 ok(api.alive(), "server_unharmed")
 done()

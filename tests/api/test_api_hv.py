@@ -8,12 +8,13 @@ from the command line; after billingd stops, hvctl --link reads the new
 weight straight from the hypervisor."""
 import json
 import os
+import signal
 import subprocess
 import time
 
 from apilib import BIN, ROOT, Peer, Setup, done, ok, tail, wait_until
 
-s = Setup()
+s = Setup(api_cmd_wait_ms=1000, api_health_max_lag_s=3)
 api, key = s.api, s.admin
 D1 = "/v1/domains/dom-00001"
 
@@ -66,6 +67,15 @@ ok(r.status == 409 and r.problem(), "create_existing_name_is_409", r)
 r = api.req("POST", "/v1/domains", {"name": "api-x", "image": "nosuch"},
             key=key)
 ok(r.status == 422 and r.problem(), "create_unknown_image_is_422", r)
+r = api.req("POST", "/v1/domains", {"name": "api-mem", "image": "cpu",
+                                    "memory_mb": 32, "memory_max_mb": 48},
+            key=key)
+ok(r.status == 201 and r.json().get("memory_max_mb") == 48 and
+   wait_until(lambda: (dom("api-mem")["live"] or {}).get("memory_max_mb")
+              == 48, 5) and dom("api-mem")["managed"] == ["memory_max_mb"],
+   "create_with_memory_max_mb_limits_the_new_domain",
+   "%r %s" % (r, dom("api-mem")))
+api.req("DELETE", "/v1/domains/api-mem", key=key)
 r = api.req("DELETE", "/v1/domains/api-web", key=key)
 ok(r.status == 200 and wait_until(lambda: dom("api-web")["state"] ==
                                   "absent", 5),
@@ -113,6 +123,25 @@ r = subprocess.run([os.path.join(BIN, "hvctl"), "--api", url, "--key",
 ok(r.returncode == 1 and "401" in r.stderr, "hvctl_api_bad_key_401",
    r.stderr)
 
+# ---- a hypervisor that does not answer: the 503 says the command was
+# sent and its outcome is unknown; it is carried out when the hypervisor
+# runs again, which a GET shows.
+h = api.req("GET", "/v1/health").json()
+ok(h["status"] == "ok" and h["max_ingest_lag_seconds"] == 3,
+   "health_ok_while_records_flow", h)
+os.kill(s.peer.p.pid, signal.SIGSTOP)
+try:
+    r = api.req("POST", "/v1/domains/dom-00005/pause", key=key)
+finally:
+    os.kill(s.peer.p.pid, signal.SIGCONT)
+p = r.problem() or {}
+ok(r.status == 503 and "sent, outcome unknown" in p.get("detail", "") and
+   "GET /v1/domains/dom-00005" in p.get("detail", ""),
+   "unanswered_command_503_says_sent_outcome_unknown", r)
+ok(wait_until(lambda: dom("dom-00005")["state"] == "paused", 10),
+   "command_sent_before_503_is_carried_out_later", dom("dom-00005"))
+api.req("POST", "/v1/domains/dom-00005/unpause", key=key)
+
 # ---- link down: pending, then applied after the reconnect
 s.peer.stop()
 ok(wait_until(lambda: not link_up(), 10), "health_shows_link_down")
@@ -121,7 +150,13 @@ ok(r.status == 200 and r.json()["applied"] is False and
    r.json()["state"] == "pending", "shares_change_pending_while_link_down",
    r)
 r = api.req("POST", "/v1/domains/dom-00002/pause", key=key)
-ok(r.status == 503 and r.problem(), "command_while_link_down_is_503", r)
+ok(r.status == 503 and r.problem() and
+   r.problem()["detail"].startswith("not sent"),
+   "command_while_link_down_is_503_not_sent", r)
+ok(wait_until(lambda: api.req("GET", "/v1/health").json()["status"]
+              == "degraded", 10) and
+   api.req("GET", "/v1/health").json()["ingest_lag_seconds"] > 3,
+   "health_degraded_when_ingest_lags", api.req("GET", "/v1/health"))
 ok(dom("dom-00001")["state"] == "unknown", "state_unknown_while_link_down")
 peer2 = Peer(s.d, s.sock, domains=6, speed=1, run_ms=3600000, name="hvsim2")
 peer2.start()

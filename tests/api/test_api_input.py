@@ -145,6 +145,29 @@ cases = [
     ("create_weight_range", "POST", "/v1/domains",
      {"body": {"name": "newdom", "image": "cpu", "cpu_weight": 0}}, 422,
      "invalid-field"),
+    ("create_memory_max_out_of_range", "POST", "/v1/domains",
+     {"body": {"name": "newdom", "image": "cpu", "memory_max_mb": -1}}, 422,
+     "invalid-field"),
+    ("invoice_empty_customer_is_not_every_customer", "GET",
+     "/v1/invoices?month=2026-01&customer=", {}, 400, "bad-parameter"),
+    ("invoice_bare_customer_is_not_every_customer", "GET",
+     "/v1/invoices?month=2026-01&customer", {}, 400, "bad-parameter"),
+    ("invoice_q0_on_both_types", "GET", "/v1/invoices?month=2026-01",
+     {"headers": {"Accept": "application/json;q=0, text/csv;q=0, */*;q=0"}},
+     406, "not-acceptable"),
+    ("json_route_accept_rules_json_out", "GET", DOM,
+     {"headers": {"Accept": "text/csv, application/json;q=0"}}, 406,
+     "not-acceptable"),
+    ("uri_too_long", "GET", "/v1/domains/" + "a" * 3000, {}, 414,
+     "uri-too-long"),
+    ("stale_if_match_quota", "PUT", DOM + "/quota",
+     {"body": {"limits": {"io_ops": {"limit": 5, "action": "notify"}}},
+      "headers": {"If-Match": '"0000000000000000"'}}, 412,
+     "precondition-failed"),
+    ("stale_if_match_customer", "PUT", "/v1/customers/acme",
+     {"body": {"name": "Overwritten"},
+      "headers": {"If-Match": '"0000000000000000"'}}, 412,
+     "precondition-failed"),
 ]
 for name, m, path, kw, status, typ in cases:
     r = api.req(m, path, key=key, **kw)
@@ -203,5 +226,38 @@ ok(r.status == 200 and r.json()["managed"] == ["cpu_weight"],
 r = api.req("PUT", DOM + "/shares", {"io_iops": 100}, key=key)
 ok(r.status == 200 and r.json()["managed"] == ["io_iops"],
    "put_replaces_the_managed_set", r)
+# If-Match on quota, plans and customers, as on shares: the current ETag
+# is taken, a stale one is 412 and the record keeps the first writer's
+# values.
+for path, first, second, read in (
+        (DOM + "/quota",
+         {"limits": {"io_ops": {"limit": 7, "action": "notify"}}},
+         {"limits": {"io_ops": {"limit": 8, "action": "notify"}}},
+         lambda j: j["limits"]),
+        ("/v1/customers/globex", {"name": "Globex One"},
+         {"name": "Globex Two"}, lambda j: j["name"]),
+        ("/v1/plans", None, None, lambda j: j["plans"])):
+    g = api.req("GET", path, key=key)
+    tag = g.headers.get("etag")
+    if first is None:  # plans: the document itself, one price changed
+        first, second = g.json(), g.json()
+        first["plans"][0]["base_micro"] += 1
+        second["plans"][0]["base_micro"] += 2
+    r1 = api.req("PUT", path, first, key=key, headers={"If-Match": tag})
+    r2 = api.req("PUT", path, second, key=key, headers={"If-Match": tag})
+    now = api.req("GET", path, key=key)
+    ok(tag and r1.status == 200 and r1.headers.get("etag") != tag and
+       r2.status == 412 and r2.problem() and
+       read(now.json()) == read(r1.json()) and
+       now.headers.get("etag") == r1.headers.get("etag"),
+       "if_match_on_%s_first_writer_wins_second_gets_412" %
+       path.split("/")[2], "%s\n%r\n%r\n%r" % (tag, r1, r2, now))
+ok(api.req("GET", "/v1/domains/" + "a" * 3000).ctype.startswith(
+    "application/problem+json"), "long_uri_answer_is_problem_json_not_html")
+m = api.req("GET", "/v1/metrics").body
+ok('billingd_api_requests_total{method="GET",route="none",code="4xx"}' in m
+   and 'route="none"} ' not in m,
+   "unrouted_requests_metric_has_method_and_code_labels",
+   [ln for ln in m.splitlines() if 'route="none"' in ln])
 ok(api.alive(), "server_unharmed_after_all")
 done()

@@ -215,6 +215,12 @@ throttle_overlays_desired_state_until_raised_or_month_end(void **state)
 	assert_int_equal(evaluate(NULL, &chg), 0);
 	assert_true(chg);
 	expect_shares("q2", 64, true, 500000, &gen);
+	/* one domain's effective values, as the API shows them in force */
+	struct kv_params eff;
+	int64_t q2 = tb_int(&T, "SELECT id FROM domains WHERE name='q2'");
+	assert_int_equal(desired_effective(T.st, q2, &eff), 0);
+	assert_int_equal(eff.v[KV_CPU_WEIGHT], 64);
+	assert_int_equal(eff.v[KV_IO_BPS], 500000);
 	/* the operator's own value is kept underneath */
 	assert_int_equal(tb_int(&T, "SELECT cpu_weight FROM desired d JOIN "
 	                            "domains m ON m.id=d.domain WHERE "
@@ -410,6 +416,26 @@ static void usage_stays_exact_after_evaluations_without_quotas(void **state)
 	tb_close(&L);
 }
 
+/* The API checks If-Match and writes in one transaction it holds:
+ * quota_put() must then neither commit nor end it, so a rollback by the
+ * caller (a 412 found late, a failed commit) leaves the old quota. */
+static void quota_put_inside_callers_transaction_is_rolled_back_with_it(
+    void **state)
+{
+	(void)state;
+	put("q3", "{\"limits\":{\"io_ops\":{\"limit\":5,"
+	          "\"action\":\"notify\"}}}");
+	assert_int_equal(store_begin(T.st), 0);
+	put("q3", "{\"limits\":{\"io_ops\":{\"limit\":6,"
+	          "\"action\":\"notify\"}}}");
+	assert_true(store_in_tx(T.st));
+	store_rollback(T.st);
+	assert_int_equal(tb_int(&T, "SELECT lim FROM quotas q JOIN domains d "
+	                            "ON d.id=q.domain WHERE d.name='q3'"),
+	                 5);
+	put("q3", "{\"limits\":{}}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +449,8 @@ int main(void)
 	    cmocka_unit_test(bad_quotas_are_refused_and_change_nothing),
 	    cmocka_unit_test(
 	        usage_stays_exact_after_evaluations_without_quotas),
+	    cmocka_unit_test(
+	        quota_put_inside_callers_transaction_is_rolled_back_with_it),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

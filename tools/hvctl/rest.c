@@ -299,12 +299,106 @@ static int cmd_list(const struct target *t)
 	return 0;
 }
 
-static void print_pretty(json_t *j)
+/* A JSON integer, or a decimal string (u128 sums), or "-". */
+static const char *num(json_t *v, char *buf, size_t len)
 {
-	char *s = json_dumps(j, JSON_INDENT(2));
-	if (s)
-		puts(s);
-	free(s);
+	if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else
+		snprintf(buf, len, "%s",
+		         json_is_string(v) ? json_string_value(v) : "-");
+	return buf;
+}
+
+/* show NAME for people: state, owner, shares (desired and live), the
+ * newest counters and the quota. */
+static void print_domain(json_t *j)
+{
+	char a[32], b[32];
+	printf("%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s\n%-12s %s "
+	       "(generation %lld)\n",
+	       "name", sval(j, "name"), "state", sval(j, "state"), "owner",
+	       sval(j, "owner"), "domid",
+	       num(json_object_get(j, "domid"), a, sizeof(a)), "shares",
+	       sval(j, "shares_state"), ival(j, "generation"));
+	json_t *sh = json_object_get(j, "shares");
+	json_t *live = json_object_get(j, "live");
+	json_t *managed = json_object_get(j, "managed");
+	printf("\n%-16s %12s %12s %s\n", "SHARE", "VALUE", "LIVE", "MANAGED");
+	const char *k;
+	json_t *v;
+	json_object_foreach(sh, k, v)
+	{
+		bool m = false;
+		size_t i;
+		json_t *e;
+		json_array_foreach(managed, i, e) m |=
+		    json_is_string(e) && !strcmp(json_string_value(e), k);
+		printf("%-16s %12s %12s %s\n", k, num(v, a, sizeof(a)),
+		       num(json_object_get(live, k), b, sizeof(b)),
+		       m ? "yes" : "no");
+	}
+	json_t *c = json_object_get(j, "counters");
+	if (json_is_object(c)) {
+		printf("\nCOUNTERS at %s\n", sval(c, "at"));
+		json_object_foreach(c, k, v)
+		{
+			if (json_is_integer(v))
+				printf("  %-18s %s\n", k, num(v, a, sizeof(a)));
+		}
+	}
+	json_t *q = json_object_get(j, "quota");
+	json_t *lims = json_object_get(q, "limits");
+	if (json_object_size(lims)) {
+		printf("\n%-18s %14s %14s %-9s %s\n", "QUOTA", "LIMIT", "USED",
+		       "ACTION", "IN FORCE");
+		json_object_foreach(lims, k, v)
+		{
+			bool in = false;
+			size_t i;
+			json_t *e;
+			json_array_foreach(json_object_get(q, "in_force"), i, e)
+			    in |= json_is_string(e) &&
+			          !strcmp(json_string_value(e), k);
+			printf(
+			    "%-18s %14s %14s %-9s %s\n", k,
+			    num(json_object_get(v, "limit"), a, sizeof(a)),
+			    num(json_object_get(json_object_get(q, "usage"), k),
+			        b, sizeof(b)),
+			    sval(v, "action"), in ? "yes" : "no");
+		}
+	}
+}
+
+/* usage for people: one line per bucket, then the totals. */
+static void print_usage(json_t *j)
+{
+	static const char *const cols[] = {"cpu_ns",          "blk_read_bytes",
+	                                   "blk_write_bytes", "blk_read_ops",
+	                                   "blk_write_ops",   "mem_page_ns"};
+	printf("%s, %s to %s, step %s\n", sval(j, "domain"), sval(j, "from"),
+	       sval(j, "to"), sval(j, "step"));
+	printf("%-20s %8s %16s %16s %16s %10s %10s %24s\n", "START", "SAMPLES",
+	       "CPU_NS", "READ_BYTES", "WRITE_BYTES", "READ_OPS", "WRITE_OPS",
+	       "MEM_PAGE_NS");
+	size_t i;
+	json_t *bk;
+	char v[6][48], n[32];
+	json_array_foreach(json_object_get(j, "buckets"), i, bk)
+	{
+		for (int k = 0; k < 6; k++)
+			num(json_object_get(bk, cols[k]), v[k], sizeof(v[k]));
+		printf("%-20s %8s %16s %16s %16s %10s %10s %24s\n",
+		       sval(bk, "start"),
+		       num(json_object_get(bk, "samples"), n, sizeof(n)), v[0],
+		       v[1], v[2], v[3], v[4], v[5]);
+	}
+	json_t *t = json_object_get(j, "totals");
+	for (int k = 0; k < 6; k++)
+		num(json_object_get(t, cols[k]), v[k], sizeof(v[k]));
+	printf("%-20s %8s %16s %16s %16s %10s %10s %24s\n", "TOTAL",
+	       num(json_object_get(t, "samples"), n, sizeof(n)), v[0], v[1],
+	       v[2], v[3], v[4], v[5]);
 }
 
 static void print_shares(json_t *j)
@@ -422,7 +516,7 @@ int rest_main(const char *url, const char *key, bool json, int timeout_ms,
 		return cmd_invoice(&t, argc, argv);
 	snprintf(path, sizeof(path), "/v1/domains/%s", name);
 	if (!strcmp(cmd, "show"))
-		return call(&t, "GET", path, NULL, 200, print_pretty);
+		return call(&t, "GET", path, NULL, 200, print_domain);
 	if (!strcmp(cmd, "destroy"))
 		return call(&t, "DELETE", path, NULL, 200, print_action);
 	if (!strcmp(cmd, "pause") || !strcmp(cmd, "unpause")) {
@@ -433,7 +527,7 @@ int rest_main(const char *url, const char *key, bool json, int timeout_ms,
 		snprintf(path, sizeof(path),
 		         "/v1/domains/%s/usage?from=%s&to=%s&step=%s", name,
 		         argv[1], argv[2], argc > 3 ? argv[3] : "1h");
-		return call(&t, "GET", path, NULL, 200, print_pretty);
+		return call(&t, "GET", path, NULL, 200, print_usage);
 	}
 	json_t *o = json_object();
 	if (!strcmp(cmd, "set")) {
