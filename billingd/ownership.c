@@ -139,6 +139,31 @@ int owner_since(sqlite3 *db, int64_t domain, const char *customer,
 	return found;
 }
 
+int owner_other_until(sqlite3 *db, int64_t domain, const char *customer,
+                      int64_t *until_s)
+{
+	sqlite3_stmt *q;
+	/* the row after the newest row of another customer */
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT (SELECT min(n.since_ns) FROM ownership "
+	                       "n WHERE n.domain=o.domain AND n.since_ns > "
+	                       "o.since_ns) FROM ownership o WHERE domain=?1 "
+	                       "AND customer IS NOT NULL AND customer IS NOT "
+	                       "?2 ORDER BY since_ns DESC LIMIT 1",
+	                       -1, &q, NULL))
+		return -1;
+	sqlite3_bind_int64(q, 1, domain);
+	if (customer)
+		sqlite3_bind_text(q, 2, customer, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*until_s = sqlite3_column_type(q, 0) == SQLITE_NULL
+		               ? INT64_MAX /* still theirs */
+		               : owner_effective_s(sqlite3_column_int64(q, 0));
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 static json_t *since_json(int64_t since_ns)
 {
 	int64_t s = owner_effective_s(since_ns);

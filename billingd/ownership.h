@@ -43,6 +43,16 @@ int owner_since(sqlite3 *db, int64_t domain, const char *customer,
                 int64_t *since_s);
 
 /*
+ * Until when (the unix second its ownership ended) a customer other than
+ * `customer` last owned `domain`: 1 found, 0 no other customer ever did,
+ * -1 error. Views of the domain's usage that cannot be cut at a minute
+ * (the hypervisor's cumulative counters, a quota's month to date) are
+ * withheld from a tenant when they reach back before it.
+ */
+int owner_other_until(sqlite3 *db, int64_t domain, const char *customer,
+                      int64_t *until_s);
+
+/*
  * GET /domains/{name}/owner: {"name", "owner", "since"} and, with
  * history, every change oldest first ({"customer", "since"}); "since" is
  * when a change took effect (RFC 3339), null for "from the start". *tag

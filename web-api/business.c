@@ -375,6 +375,7 @@ int h_quota_get(struct call *c)
 	json_t *j = quota_get(c->st, c->arg, &e);
 	if (j)
 		quota_etag(j, c->etag, sizeof(c->etag));
+	tenant_quota_view(c, id, j);
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 

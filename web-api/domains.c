@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "billingd/billing.h"
 #include "billingd/desired.h"
@@ -74,7 +75,7 @@ hidden:
 	"bd.warped_ns, bd.dispatches, bd.wakeups, bd.hypercalls, "             \
 	"bd.blk_read_ops, bd.blk_write_ops, bd.blk_read_bytes, "               \
 	"bd.blk_write_bytes, bd.blk_throttled_ns, bd.mem_pages, "              \
-	"bd.mem_page_ns FROM domains d "                                       \
+	"bd.mem_page_ns, bd.first_mono_ns FROM domains d "                     \
 	"LEFT JOIN desired s ON s.domain = d.id "                              \
 	"LEFT JOIN boot_domains bd ON bd.domain = d.id AND bd.boot = "         \
 	"(SELECT max(boot) FROM boot_domains x WHERE x.domain = d.id AND "     \
@@ -83,6 +84,7 @@ hidden:
 #define COL_DESIRED 7
 #define COL_BOOT 17
 #define COL_COUNTERS 20
+#define COL_FIRST 34
 
 static const char *const counter_names[] = {
     "cpu_ns",        "ready_ns",       "cap_throttled_ns", "warped_ns",
@@ -179,6 +181,34 @@ static json_t *counters_json(sqlite3_stmt *q)
 	return o;
 }
 
+/* Until when another customer last owned domain id, for a tenant's
+ * view (ownership.h); INT64_MIN when nobody else did, or for an admin. */
+static int64_t other_until(struct call *c, int64_t id)
+{
+	int64_t until;
+	if (c->who.admin || owner_other_until(store_db(c->st), id,
+	                                      c->who.customer, &until) != 1)
+		return INT64_MIN;
+	return until;
+}
+
+void tenant_quota_view(struct call *c, int64_t id, json_t *quota)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (quota && other_until(c, id) > (int64_t)timegm(&tm)) {
+		json_object_set_new(quota, "usage", json_null());
+		json_object_set_new(
+		    quota, "usage_withheld",
+		    json_string("this month's usage includes a previous "
+		                "owner's; GET .../usage counts from your "
+		                "ownership on"));
+	}
+}
+
 static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
 {
 	const char *name = (const char *)sqlite3_column_text(q, 1);
@@ -198,6 +228,20 @@ static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
 	    "shares", shares_json(&di.p, &l), "managed", managed_json(&di.p),
 	    "generation", (json_int_t)di.generation, "shares_state", di.state,
 	    "counters", counters_json(q));
+	/* A tenant does not see counters that include another customer's
+	 * usage: they run from the domain's creation in this boot. */
+	int64_t first_s = (sqlite3_column_int64(q, COL_FIRST) +
+	                   sqlite3_column_int64(q, COL_BOOT + 2)) /
+	                  1000000000;
+	if (o && sqlite3_column_type(q, COL_FIRST) != SQLITE_NULL &&
+	    other_until(c, sqlite3_column_int64(q, 0)) > first_s - 60) {
+		json_object_set_new(o, "counters", json_null());
+		json_object_set_new(
+		    o, "counters_withheld",
+		    json_string("this boot's counters include a previous "
+		                "owner's usage; GET .../usage counts from your "
+		                "ownership on"));
+	}
 	/* The hypervisor's own values (read back after every push). */
 	struct kv_params none = {0};
 	json_object_set_new(o, "live",
@@ -205,6 +249,7 @@ static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
 	if (o && full) {
 		struct api_err e = {0};
 		json_t *qj = quota_get(c->st, name, &e);
+		tenant_quota_view(c, sqlite3_column_int64(q, 0), qj);
 		json_object_set_new(o, "quota", qj ? qj : json_null());
 	}
 	return o;

@@ -41,7 +41,7 @@ enum job_kind {
 	JOB_UNPAUSE,
 	JOB_DESTROY,
 	JOB_CREATE,
-	JOB_APPLIED, /* wait for the push of (domain, generation) */
+	JOB_APPLIED,    /* wait for the push of (domain, generation) */
 	JOB_QUOTA_EVAL, /* run the quota evaluation now (after a quota PUT) */
 };
 
@@ -66,7 +66,7 @@ struct job {
 	enum job_kind kind;
 	char name[WIRE_NAME_FIELD];
 	struct wire_create create;
-	bool set_memory_max;        /* JOB_CREATE: then store the limit */
+	bool set_memory_max; /* JOB_CREATE: then store the limit */
 	uint64_t memory_max_mb;
 	int64_t domain, generation; /* JOB_APPLIED */
 	uint64_t wait_ns;           /* deadline = queued_ns + wait_ns */
@@ -240,6 +240,9 @@ int h_shares_get(struct call *c);
 int h_shares_put(struct call *c);
 int h_shares_patch(struct call *c);
 int h_owner_get(struct call *c);
+/* For a tenant: withholds a quota document's month-to-date usage when it
+ * includes another customer's (docs/billing.md section 11). */
+void tenant_quota_view(struct call *c, int64_t id, json_t *quota);
 int h_owner_put(struct call *c);
 int h_customers_list(struct call *c);
 int h_customer_create(struct call *c);

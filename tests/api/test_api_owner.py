@@ -86,6 +86,20 @@ ok(r.status == 200 and u.get("visible_from") == utc(since) and
 r = api.req("GET", D + q, key=s.admin)
 ok(r.status == 200 and r.json()["totals"]["cpu_ns"] > 0 and
    "visible_from" not in r.json(), "admin_sees_the_whole_usage", r)
+# views that cannot be cut at the move are withheld from the new owner
+r = api.req("GET", D, key=s.globex)
+q = api.req("GET", D + "/quota", key=s.globex)
+ok(r.status == 200 and r.json()["counters"] is None and
+   "counters_withheld" in r.json() and r.json()["quota"]["usage"] is None
+   and q.status == 200 and q.json()["usage"] is None,
+   "new_owner_gets_no_counters_or_quota_usage_with_the_old_owners_in", r)
+r = api.req("GET", D, key=s.admin)
+o = api.req("GET", "/v1/domains/dom-00001", key=s.acme)
+ok(r.status == 200 and r.json()["counters"]["cpu_ns"] > 0 and
+   o.status == 200 and o.json()["counters"]["cpu_ns"] > 0 and
+   o.json()["quota"]["usage"] is not None,
+   "admin_and_an_unmoved_domains_owner_still_see_counters", (r, o))
+
 r = api.req("GET", "/v1/invoices?month=" + month, key=s.globex)
 got = sum(int(ln["quantity"]) for c in r.json().get("customers", [])
           for ln in c["lines"] if ln["domain"] == "dom-00002" and
