@@ -7,9 +7,11 @@ both move it blindly); the old owner loses the domain but keeps its usage
 until the move on its invoice; the new owner sees usage only from the
 move on, never the old owner's; a refused move changes nothing."""
 import calendar
+import os
+import subprocess
 import time
 
-from apilib import Setup, done, ok, wait_until
+from apilib import BIN, Setup, done, ok, wait_until
 
 s = Setup()
 api = s.api
@@ -110,5 +112,17 @@ after = a.json()["totals"]["cpu_ns"] if a.status == 200 else -1
 ok(r.status == 200 and "acme" not in r.body and 0 <= got <= after,
    "new_owner_is_billed_only_usage_from_the_move_on",
    "globex cpu %d, the domain's since the move %d" % (got, after))
+# hvctl --api owner: the same, for people
+hv = [os.path.join(BIN, "hvctl"), "--api", "http://127.0.0.1:%d" % s.port,
+      "--key", s.admin, "owner", "dom-00002"]
+r = subprocess.run(hv, capture_output=True, text=True, timeout=30)
+ok(r.returncode == 0 and ("owner globex since " + utc(since)) in r.stdout
+   and "(start)" in r.stdout and "acme" in r.stdout,
+   "hvctl_owner_shows_owner_and_history", r.stdout + r.stderr)
+r = subprocess.run(hv + ["nobody"], capture_output=True, text=True,
+                   timeout=30)
+ok(r.returncode != 0 and "nobody" in r.stderr and
+   api.req("GET", D + "/owner", key=s.admin).json()["owner"] == "globex",
+   "hvctl_owner_refused_move_changes_nothing", r.stdout + r.stderr)
 ok(api.alive(), "server_unharmed")
 done()

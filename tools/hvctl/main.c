@@ -20,8 +20,8 @@
  *
  * talks to billingd's REST API instead (rest.c): list, show NAME, set,
  * pause, unpause, destroy, create (with owner=ID), invoice MONTH
- * [CUSTOMER], usage NAME FROM TO [STEP]. This is the way while billingd
- * holds the link.
+ * [CUSTOMER], usage NAME FROM TO [STEP], owner NAME [CUSTOMER|none].
+ * This is the way while billingd holds the link.
  *
  * Exit status: 0 done; 1 refused by the hypervisor (the FS_E* reason is
  * printed) or a link failure; 2 a bad command line.
@@ -67,7 +67,9 @@ static void usage(FILE *f)
 	        "  create IMAGE NAME [key=value ...] [args='K=V ...'] "
 	        "[owner=ID]\n"
 	        "  invoice YYYY-MM [CUSTOMER]   CSV (JSON with --json)\n"
-	        "  usage NAME FROM TO [1m|1h|1d] RFC 3339 times\n");
+	        "  usage NAME FROM TO [1m|1h|1d] RFC 3339 times\n"
+	        "  owner NAME [CUSTOMER|none]   show, or move from the next "
+	        "minute\n");
 }
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -466,6 +466,26 @@ static int send_json(const struct target *t, const char *method,
 	return rc;
 }
 
+/* owner: the owner and since when, then (admin) every change. */
+static void print_owner(json_t *j)
+{
+	json_t *since = json_object_get(j, "since");
+	printf("%s: owner %s since %s\n", sval(j, "name"), sval(j, "owner"),
+	       json_is_string(since) ? json_string_value(since) : "the start");
+	json_t *h = json_object_get(j, "history"), *e;
+	size_t i;
+	if (json_array_size(h))
+		printf("%-21s %s\n", "SINCE", "CUSTOMER");
+	json_array_foreach(h, i, e)
+	{
+		since = json_object_get(e, "since");
+		printf("%-21s %s\n",
+		       json_is_string(since) ? json_string_value(since)
+		                             : "(start)",
+		       sval(e, "customer"));
+	}
+}
+
 static int cmd_invoice(const struct target *t, int argc, char **argv)
 {
 	char path[512];
@@ -496,7 +516,8 @@ int rest_main(const char *url, const char *key, bool json, int timeout_ms,
 		int min, max;
 	} shape[] = {{"list", 0, 0},    {"show", 1, 1},    {"set", 2, 64},
 	             {"pause", 1, 1},   {"unpause", 1, 1}, {"destroy", 1, 1},
-	             {"create", 2, 64}, {"invoice", 1, 2}, {"usage", 3, 4}};
+	             {"create", 2, 64}, {"invoice", 1, 2}, {"usage", 3, 4},
+	             {"owner", 1, 2}};
 	size_t i;
 	for (i = 0; i < sizeof(shape) / sizeof(shape[0]); i++)
 		if (!strcmp(cmd, shape[i].cmd))
@@ -528,6 +549,17 @@ int rest_main(const char *url, const char *key, bool json, int timeout_ms,
 		         "/v1/domains/%s/usage?from=%s&to=%s&step=%s", name,
 		         argv[1], argv[2], argc > 3 ? argv[3] : "1h");
 		return call(&t, "GET", path, NULL, 200, print_usage);
+	}
+	if (!strcmp(cmd, "owner")) {
+		snprintf(path, sizeof(path), "/v1/domains/%s/owner", name);
+		if (argc == 1)
+			return call(&t, "GET", path, NULL, 200, print_owner);
+		/* "none": the domain belongs to no customer from now on */
+		json_t *b =
+		    json_pack("{s:o}", "customer",
+		              strcmp(argv[1], "none") ? json_string(argv[1])
+		                                      : json_null());
+		return send_json(&t, "PUT", path, b, 200, print_owner);
 	}
 	json_t *o = json_object();
 	if (!strcmp(cmd, "set")) {
