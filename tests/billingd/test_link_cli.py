@@ -51,6 +51,11 @@ refused(["set", "dom-00010", "io_burst_ops=10", "io_iops=0"], "FS_EINVAL",
         "io_burst_without_rate_refused_by_hypervisor")
 refused(["set", "dom-00004", "memory_max_mb=100"], "FS_ERANGE",
         "memory_max_below_current_memory_refused")
+# shares and I/O are sent (and accepted) before the memory group is
+# refused: they are put back, so a refused set changes nothing
+refused(["set", "dom-00004", "cpu_weight=777", "io_bps=5000000",
+         "memory_max_mb=100"], "FS_ERANGE",
+        "set_refused_in_its_last_group_restores_the_earlier_groups")
 refused(["set", "nosuch", "cpu_weight=5"], "no domain named",
         "unknown_domain_refused")
 refused(["create", "gpu", "x1"], "FS_ENOENT", "create_unknown_image_refused")

@@ -336,34 +336,68 @@ static int parse_kv(struct kv_params *p, char **words, int n, unsigned groups,
 	return 0;
 }
 
+/* The SET command of group g (0 sched, 1 io, 2 mem): d's values, with p's
+ * applied unless p is NULL (the values as they were). */
+static struct wire_cmd set_cmd(const struct wire_domain *d,
+                               const struct kv_params *p, int g)
+{
+	struct wire_cmd c = {.domid = d->domid};
+	if (g == 0) {
+		c.op = WIRE_OP_SET_SHARES;
+		c.u.shares = d->sched;
+		if (p)
+			kv_apply_sched(p, &c.u.shares);
+	} else if (g == 1) {
+		c.op = WIRE_OP_SET_IO_LIMITS;
+		c.u.io = d->io;
+		if (p)
+			kv_apply_io(p, &c.u.io);
+	} else {
+		c.op = WIRE_OP_SET_MEM_LIMITS;
+		c.u.mem = d->mem;
+		if (p)
+			kv_apply_mem(p, &c.u.mem);
+	}
+	return c;
+}
+
+/*
+ * One command per group of keys (shares, I/O, memory). All or nothing:
+ * when the hypervisor refuses a group, the groups already set get back
+ * the values d had (read just before), so a refused `set` leaves the
+ * domain as it was; if even that fails, the message says what is left.
+ */
 static int set_domain(const struct wire_domain *d, const struct kv_params *p)
 {
-	int st;
-	if (kv_has(p, KV_G_SCHED)) {
-		struct wire_cmd c = {.op = WIRE_OP_SET_SHARES,
-		                     .domid = d->domid};
-		c.u.shares = d->sched;
-		kv_apply_sched(p, &c.u.shares);
+	static const unsigned group[3] = {KV_G_SCHED, KV_G_IO, KV_G_MEM};
+	static const char *const what[3] = {"set shares", "set io limits",
+	                                    "set memory limits"};
+	int st = 0, g;
+	for (g = 0; g < 3; g++) {
+		if (!kv_has(p, group[g]))
+			continue;
+		struct wire_cmd c = set_cmd(d, p, g);
 		if ((st = request(&c)))
-			return st > 0 ? st : refused("set shares", st);
+			break;
 	}
-	if (kv_has(p, KV_G_IO)) {
-		struct wire_cmd c = {.op = WIRE_OP_SET_IO_LIMITS,
-		                     .domid = d->domid};
-		c.u.io = d->io;
-		kv_apply_io(p, &c.u.io);
-		if ((st = request(&c)))
-			return st > 0 ? st : refused("set io limits", st);
+	if (!st)
+		return 0;
+	int failed_g = g, undo_st = 0;
+	for (g = 0; g < failed_g && st < 0; g++) {
+		if (!kv_has(p, group[g]))
+			continue;
+		struct wire_cmd c = set_cmd(d, NULL, g);
+		int u = request(&c);
+		if (u && !undo_st)
+			undo_st = u;
 	}
-	if (kv_has(p, KV_G_MEM)) {
-		struct wire_cmd c = {.op = WIRE_OP_SET_MEM_LIMITS,
-		                     .domid = d->domid};
-		c.u.mem = d->mem;
-		kv_apply_mem(p, &c.u.mem);
-		if ((st = request(&c)))
-			return st > 0 ? st : refused("set memory limits", st);
-	}
-	return 0;
+	if (st > 0)
+		return st; /* the link failed: request() said so */
+	if (undo_st)
+		fail("%s refused, and restoring the groups already set "
+		     "failed too: the domain may be partly changed",
+		     what[failed_g]);
+	return refused(what[failed_g], st);
 }
 
 static int cmd_set(const char *name, char **kv, int n)
