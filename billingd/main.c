@@ -316,12 +316,17 @@ static int run(struct daemon *d)
 			next_rollup = now + rollup_every;
 			struct rollup_result rr;
 			char err[256];
-			if (store_rollup(d->st, cfg->retention_days, &rr, err,
-			                 sizeof(err)))
+			/* One chunk per turn of the loop: a backlog is rolled
+			 * up between reads of the link and API jobs. */
+			if (store_rollup_some(d->st, cfg->retention_days, 1,
+			                      &rr, err, sizeof(err)))
 				blog(LOG_WARN, "%s", err);
 			else if (rr.rolled)
-				blog(LOG_DEBUG, "rolled up %" PRIu64 " deltas",
-				     rr.rolled);
+				blog(LOG_DEBUG,
+				     "rolled up %" PRIu64 " deltas%s",
+				     rr.rolled, rr.more ? ", more to do" : "");
+			if (rr.more)
+				next_rollup = now;
 		}
 		/* REST jobs and quota actions; the view of the link. */
 		api_main_work(d->api, link_now_ns());

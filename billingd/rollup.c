@@ -25,7 +25,7 @@
 
 #include "accounting/counters.h"
 
-#define CHUNK 50000
+#define CHUNK ROLLUP_CHUNK
 
 struct acc {
 	int64_t boot, domid, bucket;
@@ -129,7 +129,6 @@ static size_t merge(struct acc *v, size_t n)
 	return w + 1;
 }
 
-
 /* One chunk: 0 done (nothing left), 1 more to do, -1 error. */
 static int pass(sqlite3 *db, struct acc *m1, struct acc *h1, uint64_t *rows)
 {
@@ -186,6 +185,13 @@ static int pass(sqlite3 *db, struct acc *m1, struct acc *h1, uint64_t *rows)
 int store_rollup(struct store *st, uint64_t retention_days,
                  struct rollup_result *res, char *err, size_t errlen)
 {
+	return store_rollup_some(st, retention_days, 0, res, err, errlen);
+}
+
+int store_rollup_some(struct store *st, uint64_t retention_days,
+                      unsigned max_chunks, struct rollup_result *res, char *err,
+                      size_t errlen)
+{
 	sqlite3 *db = store_db(st);
 	memset(res, 0, sizeof(*res));
 	struct acc *m1 = malloc(CHUNK * sizeof(*m1));
@@ -195,7 +201,12 @@ int store_rollup(struct store *st, uint64_t retention_days,
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	while (more > 0) {
+	for (unsigned chunks = 0; more > 0; chunks++) {
+		if (max_chunks && chunks == max_chunks) {
+			res->more = true; /* retention waits for the end */
+			rc = 0;
+			goto out;
+		}
 		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL))
 			goto sqlerr;
 		more = pass(db, m1, h1, &res->rolled);
