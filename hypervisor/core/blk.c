@@ -288,8 +288,9 @@ static bool head_copy(struct domain *d, bool moved)
 		uint8_t *disk = disk_page(b, off >> PAGE_SHIFT) + din;
 		uint8_t *mem = (uint8_t *)arch_phys_to_virt(pa) + gin;
 		for (uint64_t done = 0; done < n;) {
-			if (done && run_preempt_due())
+			if (moved && run_preempt_due())
 				return false;
+			moved = true;
 			uint64_t c = n - done < BLK_CHUNK_BYTES ? n - done
 			                                        : BLK_CHUNK_BYTES;
 			if (r->op == FS_BLK_OP_READ)
@@ -299,7 +300,6 @@ static bool head_copy(struct domain *d, bool moved)
 			done += c;
 			b->head_done += (uint32_t)c;
 		}
-		moved = true;
 	}
 	return true;
 }
