@@ -197,6 +197,7 @@ void blk_destroy(struct domain *d)
 	b->root = 0;
 	b->sectors = 0;
 	b->ring = 0;
+	b->ring_hv = 0;
 }
 
 /* Requests posted up to req_prod are seen now: none is admitted before
@@ -228,6 +229,7 @@ int64_t blk_setup(struct domain *d, uint64_t ring_gva)
 	h.max_len = FS_BLK_MAX_LEN;
 	guest_write(d, ring_gva, &h, 64);
 	b->ring = ring_gva;
+	b->ring_hv = 0;
 	b->req_cons = b->rsp_prod = b->seen = 0;
 	b->adm_last = 0;
 	b->kick = false;
@@ -337,16 +339,25 @@ static void respond(struct domain *d, uint8_t *ring, uint64_t id, int32_t st,
 	b->rsp_prod++;
 }
 
-/* The ring page, reached through the hypervisor's map of physical memory:
- * looked up once per pass instead of at every 16- or 32-byte access (the
- * guest does not run during a pass, so it cannot move it meanwhile). NULL
- * if the guest gave the page back. */
-static uint8_t *ring_map(const struct domain *d)
+/* The ring page, reached through the hypervisor's map of physical memory
+ * instead of at every 16- or 32-byte access. The lookup (a page walk, ~100
+ * instructions) is kept in ring_hv until the guest gives the page back
+ * (blk_page_gone), because every pass and every notify starts here, and a
+ * due wake-up waits for what a notify does before its first poll. NULL if
+ * the page is not mapped. */
+static uint8_t *ring_map(struct domain *d)
 {
+	struct blk_dev *b = &d->blk;
 	uint64_t pa;
-	if (!space_lookup(d->pml4, d->blk.ring, &pa))
-		return 0;
-	return arch_phys_to_virt(pa);
+	if (!b->ring_hv && space_lookup(d->pml4, b->ring, &pa))
+		b->ring_hv = arch_phys_to_virt(pa);
+	return b->ring_hv;
+}
+
+void blk_page_gone(struct domain *d, uint64_t gva)
+{
+	if (d->blk.ring == gva)
+		d->blk.ring_hv = 0;
 }
 
 /* Admit the request seen at seen_ns, of `bytes`, at the earliest time the
