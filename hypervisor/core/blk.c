@@ -264,10 +264,9 @@ static int32_t req_check(const struct domain *d, const struct fs_blk_req *r)
  * one guest page: the guest page is looked up once (so a buffer the guest
  * gave back since it was checked fails the request, head_status
  * FS_EFAULT) and copied in chunks of at most BLK_CHUNK_BYTES, with a poll
- * before each step's lookups and before each further chunk. Returns true
- * when the request is done (or failed), false if a due timer cut it short.
- * Unless the pass `moved` already, one chunk is copied before the first
- * poll. */
+ * before each step's lookups and before each chunk. Returns true when the
+ * request is done (or failed), false if a due timer cut it short. Unless
+ * the pass `moved` already, one chunk is copied before the first poll. */
 static bool head_copy(struct domain *d, bool moved)
 {
 	struct blk_dev *b = &d->blk;
