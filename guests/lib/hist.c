@@ -72,6 +72,30 @@ static uint32_t prev_set(const struct hist *h, uint32_t from)
 	return w * 64u + msb64(h->bits[w]);
 }
 
+uint32_t hist_bucket(ns_t v)
+{
+	uint32_t e, b;
+
+	if (v < HIST_SUB)
+		return (uint32_t)v;
+	e = msb64(v); /* >= HIST_SUB_BITS */
+	b = (e - HIST_SUB_BITS + 1u) * HIST_SUB +
+	    (uint32_t)(v >> (e - HIST_SUB_BITS)) - HIST_SUB;
+	return b < HIST_BUCKETS ? b : HIST_BUCKETS - 1u;
+}
+
+ns_t hist_bucket_last_ns(uint32_t b)
+{
+	uint32_t octave = b / HIST_SUB, shift;
+
+	if (b >= HIST_BUCKETS - 1u)
+		return UINT64_MAX;
+	if (octave == 0)
+		return b;
+	shift = octave - 1u; /* bucket width is 2^shift */
+	return (((ns_t)(HIST_SUB + b % HIST_SUB) + 1u) << shift) - 1u;
+}
+
 static uint64_t rank(uint64_t n, uint32_t permille)
 {
 	return (n * permille + 999u) / 1000u;
@@ -90,8 +114,7 @@ void hist_init(struct hist *h, const uint32_t *permille, uint32_t n_pct)
 
 void hist_add(struct hist *h, ns_t sample_ns)
 {
-	ns_t us = sample_ns / NS_PER_US;
-	uint32_t b = us >= HIST_BUCKETS ? HIST_BUCKETS - 1u : (uint32_t)us;
+	uint32_t b = hist_bucket(sample_ns);
 
 	h->count[b]++;
 	h->bits[b / 64u] |= 1ull << (b % 64u);
@@ -127,9 +150,7 @@ ns_t hist_pct_ns(const struct hist *h, uint32_t i)
 
 	if (h->n == 0 || i >= h->n_pct)
 		return 0;
-	if (h->pct[i].bucket == HIST_BUCKETS - 1u)
-		return h->max_ns;
-	edge = (ns_t)h->pct[i].bucket * NS_PER_US + (NS_PER_US - 1u);
+	edge = hist_bucket_last_ns(h->pct[i].bucket);
 	return edge < h->max_ns ? edge : h->max_ns;
 }
 

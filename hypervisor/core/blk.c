@@ -28,18 +28,23 @@
  * time: in its FS_HC_BLK_NOTIFY, or, when that was cut short or the
  * buckets' timer fired, as the scheduler next dispatches it (b->kick,
  * blk_dispatch(), charged to it like any of its time). A pass polls
- * run_preempt_due() before each request and between chunks of at most
+ * run_preempt_due() before each request, between checking a request and
+ * admitting it, and before each page step and each chunk of at most
  * BLK_CHUNK_BYTES of a copy, and stops when the APIC deadline has passed
  * (a wake-up, a timer, the end of the slice): the interrupt is taken as
  * soon as the CPU is back in the guest, so another domain's due wake-up
- * waits for one chunk, not for a queue of copies, and BVT then decides
- * who runs -- a warped domain before the copying one. A head interrupted
- * mid-copy was admitted and charged already; it resumes where it stopped,
- * from the hypervisor's own copy of the request. Every pass makes some
- * progress before it polls, so the queue always moves. The buckets' timer
- * only marks the work and wakes the domain if it is blocked, and a domain
- * with work pending is not put to sleep by FS_HC_BLOCK (run_block): only
- * its own time moves its queue.
+ * waits for one such step (a few hundred instructions), not for a queue of
+ * copies, and BVT then decides who runs -- a warped domain before the
+ * copying one. A notify that finds the deadline passed already runs no
+ * pass at all: it only dates the new requests and leaves the pass to the
+ * dispatch. A head interrupted mid-copy was admitted and charged already;
+ * it resumes where it stopped, from the hypervisor's own copy of the
+ * request. A dispatch's pass makes some progress before it polls, so the
+ * queue always moves (a notify's may stop before any: the kick it leaves
+ * hands the queue to that dispatch). The buckets' timer only marks the work
+ * and wakes the domain if it is blocked, and a domain with work pending is
+ * not put to sleep by FS_HC_BLOCK (run_block): only its own time moves its
+ * queue.
  *
  * blk_throttled_ns is the time requests waited for the buckets, summed over
  * requests: each adds its admission time minus the time it was seen, when
@@ -192,6 +197,7 @@ void blk_destroy(struct domain *d)
 	b->root = 0;
 	b->sectors = 0;
 	b->ring = 0;
+	b->ring_hv = 0;
 }
 
 /* Requests posted up to req_prod are seen now: none is admitted before
@@ -223,6 +229,7 @@ int64_t blk_setup(struct domain *d, uint64_t ring_gva)
 	h.max_len = FS_BLK_MAX_LEN;
 	guest_write(d, ring_gva, &h, 64);
 	b->ring = ring_gva;
+	b->ring_hv = 0;
 	b->req_cons = b->rsp_prod = b->seen = 0;
 	b->adm_last = 0;
 	b->kick = false;
@@ -257,14 +264,16 @@ static int32_t req_check(const struct domain *d, const struct fs_blk_req *r)
  * one guest page: the guest page is looked up once (so a buffer the guest
  * gave back since it was checked fails the request, head_status
  * FS_EFAULT) and copied in chunks of at most BLK_CHUNK_BYTES, with a poll
- * before each. Returns true when the request is done (or failed), false if
- * a due timer cut it short. Unless the pass `moved` already, one chunk is
- * copied before the first poll. */
+ * before each step's lookups and before each chunk. Returns true when the
+ * request is done (or failed), false if a due timer cut it short. Unless
+ * the pass `moved` already, one chunk is copied before the first poll. */
 static bool head_copy(struct domain *d, bool moved)
 {
 	struct blk_dev *b = &d->blk;
 	const struct fs_blk_req *r = &b->head;
 	while (b->head_done < r->len) {
+		if (moved && run_preempt_due())
+			return false;
 		uint64_t off = r->sector * FS_BLK_SECTOR + b->head_done;
 		uint64_t gva = r->buf + b->head_done, pa;
 		uint64_t n = r->len - b->head_done;
@@ -329,16 +338,25 @@ static void respond(struct domain *d, uint8_t *ring, uint64_t id, int32_t st,
 	b->rsp_prod++;
 }
 
-/* The ring page, reached through the hypervisor's map of physical memory:
- * looked up once per pass instead of at every 16- or 32-byte access (the
- * guest does not run during a pass, so it cannot move it meanwhile). NULL
- * if the guest gave the page back. */
-static uint8_t *ring_map(const struct domain *d)
+/* The ring page, reached through the hypervisor's map of physical memory
+ * instead of at every 16- or 32-byte access. The lookup (a page walk, ~100
+ * instructions) is kept in ring_hv until the guest gives the page back
+ * (blk_page_gone), because every pass and every notify starts here, and a
+ * due wake-up waits for what a notify does before its first poll. NULL if
+ * the page is not mapped. */
+static uint8_t *ring_map(struct domain *d)
 {
+	struct blk_dev *b = &d->blk;
 	uint64_t pa;
-	if (!space_lookup(d->pml4, d->blk.ring, &pa))
-		return 0;
-	return arch_phys_to_virt(pa);
+	if (!b->ring_hv && space_lookup(d->pml4, b->ring, &pa))
+		b->ring_hv = arch_phys_to_virt(pa);
+	return b->ring_hv;
+}
+
+void blk_page_gone(struct domain *d, uint64_t gva)
+{
+	if (d->blk.ring == gva)
+		d->blk.ring_hv = 0;
 }
 
 /* Admit the request seen at seen_ns, of `bytes`, at the earliest time the
@@ -368,9 +386,13 @@ static bool admit(struct domain *d, uint64_t bytes, ns_t seen_ns, ns_t real,
 
 /* Run the queue until it is empty, the buckets refuse its head (the retry
  * timer is armed) or a timer is due (b->kick is set: the rest waits for the
- * domain's next dispatch). Returns the number of requests answered, or -1
- * if the domain was killed for a hostile ring. */
-static int64_t blk_run(struct domain *d)
+ * domain's next dispatch). A dispatch's pass makes some progress (one
+ * admission, one chunk of a copy, or one answer) before its first poll, so
+ * the queue always moves; the guest's own pass (FS_HC_BLK_NOTIFY) may stop
+ * before any, as `moved` says, because the kick it leaves hands the queue
+ * to that dispatch. Returns the number of requests answered, or -1 if the
+ * domain was killed for a hostile ring. */
+static int64_t blk_run(struct domain *d, bool moved)
 {
 	struct blk_dev *b = &d->blk;
 	uint32_t idx4[4];
@@ -398,7 +420,6 @@ static int64_t blk_run(struct domain *d)
 	}
 	see_posted(d, req_prod, real);
 	int64_t answered = 0;
-	bool moved = false; /* poll only after some progress */
 	while (b->head_live || b->req_cons != req_prod) {
 		if (b->head_live) {
 			bool done = head_copy(d, moved);
@@ -423,6 +444,14 @@ static int64_t blk_run(struct domain *d)
 		memcpy(&r, ring + RING_OFF_REQ + slot * 32u, 32);
 		int32_t st = req_check(d, &r);
 		if (st == FS_OK) {
+			/* Checking the buffer is the longest step before a
+			 * copy starts: poll again rather than add the
+			 * admission to it. The request stays on the ring
+			 * and is checked again by the next pass. */
+			if (moved && run_preempt_due()) {
+				b->kick = true;
+				break;
+			}
 			ns_t at;
 			if (!admit(d, r.op == FS_BLK_OP_FLUSH ? 0 : r.len,
 			           b->seen_ns[slot], real, &at)) {
@@ -430,10 +459,13 @@ static int64_t blk_run(struct domain *d)
 				break;
 			}
 			if (r.op != FS_BLK_OP_FLUSH) {
+				/* Admitted and charged: progress, so the
+				 * copy polls before its first chunk. */
 				b->head = r;
 				b->head_done = 0;
 				b->head_status = FS_OK;
 				b->head_live = true;
+				moved = true;
 				continue;
 			}
 		}
@@ -453,24 +485,45 @@ static int64_t blk_run(struct domain *d)
 	return answered;
 }
 
+/* Take note of the requests posted since the last pass, without running
+ * one: they are seen now (none is admitted before). A ring that breaks the
+ * rule goes to blk_run, which kills the domain. */
+static void note_posted(struct domain *d)
+{
+	struct blk_dev *b = &d->blk;
+	const uint8_t *ring = ring_map(d);
+	uint32_t req_prod = 0;
+	if (ring)
+		memcpy(&req_prod, ring, 4);
+	if (!ring || (uint32_t)(req_prod - b->req_cons) > FS_BLK_RING_SIZE ||
+	    (uint32_t)(req_prod - b->seen) > FS_BLK_RING_SIZE) {
+		(void)blk_run(d, false); /* kills it */
+		return;
+	}
+	see_posted(d, req_prod, arch_now_ns());
+}
+
 int64_t blk_notify(struct domain *d)
 {
 	if (!d->blk.ring)
 		return FS_ENOENT;
-	/* While the head waits for its timer, the queue cannot move: just
-	 * take note of the new requests (none is admitted before now). */
+	/* While the head waits for its timer, the queue cannot move. */
 	if (d->blk.retry.armed) {
-		struct blk_dev *b = &d->blk;
-		uint32_t req_prod;
-		if (guest_read(d, &req_prod, b->ring, 4) ||
-		    (uint32_t)(req_prod - b->req_cons) > FS_BLK_RING_SIZE) {
-			(void)blk_run(d); /* kills it */
-			return 0;
-		}
-		see_posted(d, req_prod, arch_now_ns());
+		note_posted(d);
 		return 0;
 	}
-	int64_t n = blk_run(d);
+	/* A timer is due already (it fell due during the guest's `syscall`,
+	 * or just before, with the interrupt not yet taken): another
+	 * domain's wake-up may be waiting. Even setting up a pass (mapping
+	 * and checking the ring) would delay it, so leave the whole pass to
+	 * the domain's next dispatch, as a pass cut short would. */
+	if (run_preempt_due()) {
+		note_posted(d);
+		if (d->state == DOM_ALIVE)
+			d->blk.kick = true;
+		return 0;
+	}
+	int64_t n = blk_run(d, true);
 	/* Cut short by a due timer: the scheduler runs as soon as the call
 	 * returns (it is due already; this covers a pass that stopped on
 	 * its own), and the rest follows in the domain's next turn. */
@@ -488,7 +541,7 @@ void blk_dispatch(struct domain *d)
 		b->kick = false;
 		return;
 	}
-	(void)blk_run(d);
+	(void)blk_run(d, false);
 }
 
 /* The queue can move again (the head's wait is over, or the limits

@@ -59,6 +59,8 @@ struct blk_dev {
 	uint64_t root;      /* disk index: 3 levels of 512 frame addresses */
 	uint64_t sectors;   /* 0: no disk */
 	uint64_t ring;      /* guest address of the shared ring, 0: none */
+	uint8_t *ring_hv;   /* its page in the hypervisor's map, once looked
+	                     * up; 0 again when the guest gives it back */
 	uint32_t req_cons;  /* our copies; the shared ones are never read */
 	uint32_t rsp_prod;
 	uint32_t seen;      /* req_prod as last read */
@@ -156,6 +158,9 @@ int blk_create(struct domain *d, const void *image, uint64_t image_len,
 void blk_destroy(struct domain *d);
 int64_t blk_setup(struct domain *d, uint64_t ring_gva);
 int64_t blk_notify(struct domain *d);
+/* The guest gave back its page at gva (mem_decrease): forget any
+ * hypervisor pointer into it. */
+void blk_page_gone(struct domain *d, uint64_t gva);
 /* Run queued block work left for `d`'s own time (d->blk.kick), on the
  * scheduler's live clock as `d` is dispatched. */
 void blk_dispatch(struct domain *d);

@@ -128,6 +128,7 @@ int64_t mem_decrease(struct domain *d, uint64_t gva, uint64_t npages,
 		uint64_t pa;
 		if (!space_unmap(d->pml4, gva + i * PAGE_SIZE, &pa))
 			panic("mem: %s: checked page vanished", d->cfg.name);
+		blk_page_gone(d, gva + i * PAGE_SIZE);
 		frame_free(pa);
 	}
 	usage_mem_set(&d->u, d->u.mem_pages - npages, arch_now_ns(),

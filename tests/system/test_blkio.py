@@ -158,16 +158,18 @@ if ok(idle is not None and noisy is not None,
        (hog["bytes"], lim["bytes"]))
     ok(wn["wakes"] >= 490 and wn["missed"] == 0,
        "the waker woke every period beside the iohogs", wn)
-    # Issue 5 asks for 2x the idle figure. The copies are the iohogs' own
-    # work, done in their time and cut short at the next chunk when a
-    # wake-up is due (docs/block-device.md, "Preemptible passes"): 2.4 us,
-    # 2.6x, was 19 us before. Beside two cpuhogs the same waker measures
-    # 1.4 us (the switch path alone), and what is left is the stop of the
-    # hog's hypercall: "Known gaps".
-    note("waker p99: %d ns beside iohogs vs %d ns idle (target 2x)" %
-         (wn["p99_ns"], wi["p99_ns"]))
-    ok(wn["p99_ns"] <= 3 * wi["p99_ns"],
-       "the waker's p99 wake lateness beside the iohogs stays within 3x "
+    # Issue 5: within 2x the idle figure. The copies are the iohogs' own
+    # work, done in their time and cut short at the next poll when a
+    # wake-up is due; a notify that finds it due runs no pass at all
+    # (docs/block-device.md, "Preemptible passes"). 1.64 us vs 0.92 us
+    # idle (1.8x); it was 19 us, then 2.4 us. Beside two cpuhogs the same
+    # waker measures 1.38 us (the switch from a busy domain alone); the
+    # rest is the one step of the hog's pass under way: "Known gaps".
+    # p99 is the upper edge of a bucket 4-8 ns wide here (guests/lib/hist.h).
+    note("waker p99: %d ns beside iohogs vs %d ns idle (%.2fx, at most 2x)" %
+         (wn["p99_ns"], wi["p99_ns"], wn["p99_ns"] / max(wi["p99_ns"], 1)))
+    ok(wn["p99_ns"] <= 2 * wi["p99_ns"],
+       "the waker's p99 wake lateness beside the iohogs stays within 2x "
        "its idle-host figure",
        "p99 %d ns beside iohogs, %d ns on an idle host" %
        (wn["p99_ns"], wi["p99_ns"]))
