@@ -194,7 +194,7 @@ static int64_t other_until(struct call *c, int64_t id)
 
 void tenant_quota_view(struct call *c, int64_t id, json_t *quota)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)(store_wall_ns() / 1000000000); /* quota's clock */
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	tm.tm_mday = 1;
