@@ -320,40 +320,69 @@ int h_plans_get(struct call *c)
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 
+/*
+ * A PUT guarded by If-Match: in one write transaction, read the current
+ * document, compare its ETag (tag) and only then write, so two panels
+ * holding the same ETag cannot both win. true written and committed;
+ * false answered (412, the writer's refusal, a store failure).
+ */
+struct guarded_put {
+	const char *what; /* "the plans are", for the 412 */
+	json_t *(*read)(struct call *c, struct api_err *e);
+	void (*tag)(const json_t *doc, char *tag, size_t len);
+	int (*write)(struct call *c, json_t *body, struct api_err *e);
+};
+
+static bool guarded_put(struct call *c, json_t *body,
+                        const struct guarded_put *g)
+{
+	struct api_err e = {0};
+	char tag[40];
+	if (store_begin(c->st)) {
+		reply_err(c, API_INTERNAL, "%s",
+		          sqlite3_errmsg(store_db(c->st)));
+		return false;
+	}
+	json_t *cur = g->read(c, &e);
+	if (cur)
+		g->tag(cur, tag, sizeof(tag));
+	json_decref(cur);
+	int rc = !cur ? -1 : !if_match_tag(c, tag) ? 1 : g->write(c, body, &e);
+	if (!rc && !store_commit(c->st))
+		return true;
+	store_rollback(c->st);
+	if (rc == 1)
+		reply_err(c, API_PRECONDITION, "%s at ETag %s", g->what, tag);
+	else if (!rc)
+		reply_err(c, API_INTERNAL, "%s",
+		          sqlite3_errmsg(store_db(c->st)));
+	else
+		reply_apierr(c, &e);
+	return false;
+}
+
+static json_t *plans_read(struct call *c, struct api_err *e)
+{
+	return billing_plans_get(c->st, e);
+}
+
+static int plans_write(struct call *c, json_t *body, struct api_err *e)
+{
+	return billing_plans_put(c->st, body, e);
+}
+
 int h_plans_put(struct call *c)
 {
+	static const struct guarded_put g = {"the plans are", plans_read,
+	                                     etag_of, plans_write};
 	if (need_admin(c))
 		return ROUTE_DONE;
 	json_t *b = body_object(c, false);
 	if (!b)
 		return ROUTE_DONE;
-	struct api_err e = {0};
-	char tag[40];
-	/* The ETag of the whole list, checked in the writing transaction. */
-	if (store_begin(c->st)) {
-		json_decref(b);
-		return reply_err(c, API_INTERNAL, "%s",
-		                 sqlite3_errmsg(store_db(c->st)));
-	}
-	json_t *cur = billing_plans_get(c->st, &e);
-	if (cur)
-		etag_of(cur, tag, sizeof(tag));
-	json_decref(cur);
-	int rc = !cur                    ? -1
-	         : !if_match_tag(c, tag) ? 1
-	                                 : billing_plans_put(c->st, b, &e);
+	bool done = guarded_put(c, b, &g);
 	json_decref(b);
-	if (rc || store_commit(c->st)) {
-		store_rollback(c->st);
-		if (rc == 1)
-			return reply_err(c, API_PRECONDITION,
-			                 "the plans are at ETag %s", tag);
-		if (!rc)
-			return reply_err(c, API_INTERNAL, "%s",
-			                 sqlite3_errmsg(store_db(c->st)));
-		return reply_apierr(c, &e);
-	}
-	return h_plans_get(c);
+	return done ? h_plans_get(c) : ROUTE_DONE;
 }
 
 /* ---- quota and usage ------------------------------------------------------
@@ -379,8 +408,20 @@ int h_quota_get(struct call *c)
 	return j ? reply_json(c, 200, j) : reply_apierr(c, &e);
 }
 
+static json_t *quota_read(struct call *c, struct api_err *e)
+{
+	return quota_get(c->st, c->arg, e);
+}
+
+static int quota_write(struct call *c, json_t *body, struct api_err *e)
+{
+	return quota_put(c->st, c->arg, body, e);
+}
+
 int h_quota_put(struct call *c)
 {
+	static const struct guarded_put g = {"the quota is", quota_read,
+	                                     quota_etag, quota_write};
 	if (c->job) /* evaluated: in_force shows what the new limits did */
 		return h_quota_get(c);
 	int64_t id;
@@ -389,32 +430,10 @@ int h_quota_put(struct call *c)
 	json_t *b = body_object(c, false);
 	if (!b)
 		return ROUTE_DONE;
-	struct api_err e = {0};
-	char tag[40];
-	/* If-Match against the limits, in the transaction that writes. */
-	if (store_begin(c->st)) {
-		json_decref(b);
-		return reply_err(c, API_INTERNAL, "%s",
-		                 sqlite3_errmsg(store_db(c->st)));
-	}
-	json_t *cur = quota_get(c->st, c->arg, &e);
-	if (cur)
-		quota_etag(cur, tag, sizeof(tag));
-	json_decref(cur);
-	int rc = !cur                    ? -1
-	         : !if_match_tag(c, tag) ? 1
-	                                 : quota_put(c->st, c->arg, b, &e);
+	bool done = guarded_put(c, b, &g);
 	json_decref(b);
-	if (rc || store_commit(c->st)) {
-		store_rollback(c->st);
-		if (rc == 1)
-			return reply_err(c, API_PRECONDITION,
-			                 "the quota is at ETag %s", tag);
-		if (!rc)
-			return reply_err(c, API_INTERNAL, "%s",
-			                 sqlite3_errmsg(store_db(c->st)));
-		return reply_apierr(c, &e);
-	}
+	if (!done)
+		return ROUTE_DONE;
 	/* Have the main loop evaluate the quotas now, as after a METER
 	 * batch, so the answer (and every GET after it) shows what is in
 	 * force; it answers without the link, within the main loop's turn. */
