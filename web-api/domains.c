@@ -192,14 +192,16 @@ static int64_t other_until(struct call *c, int64_t id)
 	return until;
 }
 
-void tenant_quota_view(struct call *c, int64_t id, json_t *quota)
+/* Withholds the quota's month to date if another customer owned the
+ * domain this month (until: other_until()). */
+static void quota_withhold(json_t *quota, int64_t until)
 {
 	time_t now = (time_t)(store_wall_ns() / 1000000000); /* quota's clock */
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	tm.tm_mday = 1;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	if (quota && other_until(c, id) > (int64_t)timegm(&tm)) {
+	if (quota && until > (int64_t)timegm(&tm)) {
 		json_object_set_new(quota, "usage", json_null());
 		json_object_set_new(
 		    quota, "usage_withheld",
@@ -207,6 +209,11 @@ void tenant_quota_view(struct call *c, int64_t id, json_t *quota)
 		                "owner's; GET .../usage counts from your "
 		                "ownership on"));
 	}
+}
+
+void tenant_quota_view(struct call *c, int64_t id, json_t *quota)
+{
+	quota_withhold(quota, other_until(c, id));
 }
 
 static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
@@ -233,8 +240,9 @@ static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
 	int64_t first_s = (sqlite3_column_int64(q, COL_FIRST) +
 	                   sqlite3_column_int64(q, COL_BOOT + 2)) /
 	                  1000000000;
+	int64_t until = other_until(c, sqlite3_column_int64(q, 0));
 	if (o && sqlite3_column_type(q, COL_FIRST) != SQLITE_NULL &&
-	    other_until(c, sqlite3_column_int64(q, 0)) > first_s - 60) {
+	    until > first_s - 60) {
 		json_object_set_new(o, "counters", json_null());
 		json_object_set_new(
 		    o, "counters_withheld",
@@ -249,7 +257,7 @@ static json_t *domain_json(struct call *c, sqlite3_stmt *q, bool full)
 	if (o && full) {
 		struct api_err e = {0};
 		json_t *qj = quota_get(c->st, name, &e);
-		tenant_quota_view(c, sqlite3_column_int64(q, 0), qj);
+		quota_withhold(qj, until);
 		json_object_set_new(o, "quota", qj ? qj : json_null());
 	}
 	return o;
